@@ -1,0 +1,152 @@
+"""Nightly disaster-recovery drill for DynamoDB tables.
+
+For each table of the drill plan (or those a manual trigger names): locate the backup,
+verify it, restore it into a NEW scratch table, validate the restore, drop the scratch
+table, record evidence, metrics and a notification, and fail the run if the drill failed.
+
+Params, schedule and wiring only: no AWS call and no file I/O happen at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from airflow.sdk import DAG, Param, get_current_context, task, task_group
+
+from dr_drill.core.plan import BACKUP_SOURCES, SETTING_SCHEMAS, TABLE_NAME_PATTERN, resolve_drill_specs
+from dr_drill.operators.drill_steps import (
+    CreateScratchTableOperator,
+    DrillVerdictOperator,
+    DropScratchTableOperator,
+    LocateBackupOperator,
+    RecordDrillOperator,
+    RestoreBackupOperator,
+    ValidateRestoreOperator,
+    VerifyBackupOperator,
+)
+from dr_drill.operators.settings import read_settings, setting
+
+DAG_ID = "dynamodb_restore_drill"
+DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
+MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": ["null", *[kind for kind in kinds if kind != "null"]]}
+
+
+PARAMS = {
+    "table_name": Param(
+        None,
+        type=["null", "string"],
+        pattern=TABLE_NAME_PATTERN,
+        title="Table",
+        description="One table to drill (the original function's key). Empty: the drill plan's tables.",
+    ),
+    "tables": Param(
+        [],
+        type="array",
+        items={"type": "string", "pattern": TABLE_NAME_PATTERN},
+        uniqueItems=True,
+        title="Tables",
+        description="Several tables to drill. Empty: the drill plan's tables.",
+    ),
+    "backup_bucket": Param(
+        None, **SETTING_SCHEMAS["backup_bucket"], description="Bucket of the backups. Empty: plan or BACKUP_BUCKET."
+    ),
+    "backup_file": Param(
+        None,
+        **SETTING_SCHEMAS["backup_file"],
+        description="Object key of one backup to drill. Empty: the newest backup of the table.",
+    ),
+    "batch_size": Param(25, **SETTING_SCHEMAS["batch_size"], description="Items per BatchWriteItem request."),
+    "backup_source": Param(
+        BACKUP_SOURCES[0], **SETTING_SCHEMAS["backup_source"], description="Kind of backup to restore."
+    ),
+    "rto_target_seconds": Param(
+        None, **_nullable(SETTING_SCHEMAS["rto_target_seconds"]), description="Recovery time target. Empty: plan."
+    ),
+    "rpo_target_seconds": Param(
+        None, **_nullable(SETTING_SCHEMAS["rpo_target_seconds"]), description="Backup age target. Empty: plan."
+    ),
+    "keep_scratch_table": Param(
+        False, **SETTING_SCHEMAS["keep_scratch_table"], description="Keep the scratch table for inspection."
+    ),
+}
+
+
+@task
+def plan_drills() -> list[dict[str, Any]]:
+    """Resolve the drill plan, the trigger conf and the settings into one spec per table."""
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    params = context["params"]
+    given = dag_run.conf or {}
+    # Only keys the trigger really gave override the plan; a param's default does not.
+    conf = {key: params[key] for key in PARAMS if key in given and params[key] is not None}
+    plan_path = Path(setting("DRILL_PLAN_PATH") or DEFAULT_PLAN_PATH)
+    plan = yaml.safe_load(plan_path.read_text()) if plan_path.exists() else {}
+    specs = resolve_drill_specs(
+        plan=plan,
+        conf=conf,
+        settings=read_settings(),
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        started_at=datetime.now(UTC).replace(microsecond=0),
+    )
+    for spec in specs:
+        print(f"Drilling {spec.table_name} from {spec.backup_source} in s3://{spec.backup_bucket} into {spec.scratch_table}")
+    return [spec.to_dict() for spec in specs]
+
+
+@task_group(group_id="drill")
+def drill_table(spec: dict[str, Any]) -> None:
+    """One table's drill; the group is mapped over the tables."""
+    capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES}
+    locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
+    verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
+    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, **capped)
+    restore = RestoreBackupOperator(
+        task_id="restore", spec=spec, located=locate.output, scratch=create.output, **capped
+    )
+    validate = ValidateRestoreOperator(
+        task_id="validate", spec=spec, verified=verify.output, restored=restore.output, **capped
+    )
+    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, **capped)
+    record = RecordDrillOperator(
+        task_id="record",
+        spec=spec,
+        step_task_ids={
+            "locate": locate.task_id,
+            "verify": verify.task_id,
+            "create": create.task_id,
+            "restore": restore.task_id,
+            "validate": validate.task_id,
+        },
+        trigger_rule="all_done",
+        **capped,
+    )
+    verdict = DrillVerdictOperator(task_id="verdict", outcome=record.output, retries=0, **capped)
+    verify >> create
+    validate >> drop >> record >> verdict
+    drop.as_teardown(setups=create)
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Prove nightly that DynamoDB tables can be restored from their backups",
+    schedule=os.environ.get("DR_DRILL_SCHEDULE", "0 2 * * *"),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    params=PARAMS,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    tags=["dr-drill", "dynamodb", "compliance"],
+    doc_md=__doc__,
+) as dag:
+    drill_table.expand(spec=plan_drills())

@@ -1,0 +1,1 @@
+"""boto3 adapters. Clients are passed in, never created here."""

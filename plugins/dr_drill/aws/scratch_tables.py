@@ -1,0 +1,129 @@
+"""Creating, checking and deleting scratch tables: the only tables a drill writes to."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
+from dr_drill.core.scratch import is_scratch_of, scratch_tags
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeySchema:
+    """A table's primary key: the KeySchema and the AttributeDefinitions it needs."""
+
+    key_schema: list[dict[str, str]]
+    attribute_definitions: list[dict[str, str]]
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(entry["AttributeName"] for entry in self.key_schema)
+
+
+def _error_code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+def describe_table(ddb: Any, table_name: str) -> dict[str, Any] | None:
+    """Return DescribeTable's ``Table``, or None when the table does not exist."""
+    try:
+        return ddb.describe_table(TableName=table_name)["Table"]
+    except ClientError as err:
+        if _error_code(err) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def source_key_schema(ddb: Any, table_name: str) -> KeySchema:
+    """Return the source table's key schema; the source itself is only read.
+
+    :raises RestoreIncomplete: when the source table does not exist, so no schema is known.
+    """
+    table = describe_table(ddb, table_name)
+    if table is None:
+        raise RestoreIncomplete(
+            f"source table {table_name} does not exist, so its key schema is unknown"
+        )
+    key_names = {entry["AttributeName"] for entry in table["KeySchema"]}
+    return KeySchema(
+        key_schema=[dict(entry) for entry in table["KeySchema"]],
+        attribute_definitions=[
+            dict(entry) for entry in table["AttributeDefinitions"] if entry["AttributeName"] in key_names
+        ],
+    )
+
+
+def _tags(ddb: Any, table_arn: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    kwargs = {"ResourceArn": table_arn}
+    while True:
+        page = ddb.list_tags_of_resource(**kwargs)
+        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", ())})
+        if not page.get("NextToken"):
+            return tags
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def assert_scratch_table(ddb: Any, name: str, *, prefix: str, run_id: str) -> dict[str, Any]:
+    """Return the table's description if it is this run's scratch table.
+
+    :raises UnsafeTarget: for any other table, the source above all.
+    """
+    table = describe_table(ddb, name)
+    if table is None:
+        raise UnsafeTarget(f"table {name} does not exist")
+    if not is_scratch_of(name, _tags(ddb, table["TableArn"]), prefix=prefix, run_id=run_id):
+        raise UnsafeTarget(
+            f"refusing to touch table {name}: it is not a scratch table of this drill "
+            f"(needs the {prefix!r} prefix and the scratch tags of run {run_id})"
+        )
+    return table
+
+
+def delete_scratch_table(ddb: Any, name: str, *, prefix: str, run_id: str, wait: bool = True) -> bool:
+    """Delete this run's scratch table; return False when there was none.
+
+    :raises UnsafeTarget: when ``name`` is not this run's scratch table.
+    """
+    if describe_table(ddb, name) is None:
+        return False
+    assert_scratch_table(ddb, name, prefix=prefix, run_id=run_id)
+    try:
+        ddb.delete_table(TableName=name)
+    except ClientError as err:
+        if _error_code(err) == "ResourceNotFoundException":
+            return False
+        raise
+    if wait:
+        ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 600})
+    return True
+
+
+def create_scratch_table(
+    ddb: Any, name: str, *, source_table: str, schema: KeySchema, prefix: str, run_id: str
+) -> None:
+    """Create an empty, on-demand scratch table with the source's key schema and wait until it is ACTIVE.
+
+    A table of the same name left by an earlier try of this run is deleted first; a table
+    of that name that is not this run's scratch table is refused.
+    """
+    if not name.startswith(prefix):
+        raise UnsafeTarget(f"refusing to create {name}: scratch table names start with {prefix!r}")
+    if describe_table(ddb, name) is not None:
+        log.info("Scratch table %s exists from an earlier try of this run; recreating it", name)
+        delete_scratch_table(ddb, name, prefix=prefix, run_id=run_id)
+    ddb.create_table(
+        TableName=name,
+        KeySchema=schema.key_schema,
+        AttributeDefinitions=schema.attribute_definitions,
+        BillingMode="PAY_PER_REQUEST",
+        DeletionProtectionEnabled=False,
+        Tags=scratch_tags(source_table, run_id),
+    )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 600})

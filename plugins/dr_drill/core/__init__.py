@@ -1,0 +1,1 @@
+"""Pure domain logic: imports neither airflow nor boto3."""

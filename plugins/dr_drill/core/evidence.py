@@ -1,0 +1,118 @@
+"""The evidence record: what an auditor reads to see that a table was, or was not, recoverable."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from dr_drill.core.json_backup import parse_backup_timestamp
+
+SCHEMA_VERSION = 1
+EVIDENCE_FOLDER = "dr-drill-evidence"
+
+
+@cache
+def evidence_schema() -> dict[str, Any]:
+    """Return the JSON Schema every record is checked against before it is written."""
+    text = resources.files("dr_drill.core").joinpath("schemas/evidence-v1.schema.json").read_text()
+    return json.loads(text)
+
+
+def validate_evidence(record: dict[str, Any]) -> None:
+    """:raises jsonschema.ValidationError: when the record breaks the published schema."""
+    jsonschema.validate(
+        record, evidence_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def evidence_key(table_name: str, drill_id: str) -> str:
+    return f"{EVIDENCE_FOLDER}/{table_name}/{drill_id}.json"
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
+def backup_time(located: dict[str, Any] | None, verified: dict[str, Any] | None) -> datetime | None:
+    """Return when the backup was taken: its own ``backup_timestamp`` once verified, else its name's."""
+    if verified:
+        parsed = parse_backup_timestamp(verified["backup_timestamp"])
+        if parsed:
+            return parsed
+    if located and located.get("name_timestamp"):
+        return datetime.fromisoformat(located["name_timestamp"])
+    return None
+
+
+def _met(measured: float | None, target: int) -> bool | None:
+    return None if measured is None else measured <= target
+
+
+def build_evidence(
+    spec: dict[str, Any],
+    *,
+    located: dict[str, Any] | None,
+    verified: dict[str, Any] | None,
+    restored: dict[str, Any] | None,
+    validated: dict[str, Any] | None,
+    scratch_deleted: bool,
+    failure: dict[str, str] | None,
+    generated_at: datetime,
+) -> dict[str, Any]:
+    """Assemble one table's record from what each step returned (None for a step that did not finish)."""
+    taken_at = backup_time(located, verified)
+    rpo_seconds = (
+        None
+        if taken_at is None
+        else round((datetime.fromisoformat(spec["started_at"]) - taken_at).total_seconds(), 3)
+    )
+    proven = bool(validated and validated["passed"])
+    rto_seconds = _seconds_between(restored["started_at"], validated["finished_at"]) if proven else None
+    passed = failure is None and proven
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "drill_id": spec["drill_id"],
+        "dag_id": spec["dag_id"],
+        "run_id": spec["run_id"],
+        "table_name": spec["table_name"],
+        "status": "passed" if passed else "failed",
+        "failure": failure,
+        "backup": {
+            "source": spec["backup_source"],
+            "location": located["location"] if located else None,
+            "backup_timestamp": taken_at.isoformat() if taken_at else None,
+            "item_count": verified["item_count"] if verified else None,
+            "checksum_verified": bool(verified and verified["checksum_verified"]),
+        },
+        "scratch_table": {"name": spec["scratch_table"], "deleted": scratch_deleted},
+        "restore": {
+            "items_restored": restored["items_restored"] if restored else 0,
+            "items_failed": restored["items_failed"] if restored else 0,
+            "started_at": restored["started_at"] if restored else None,
+            "finished_at": restored["finished_at"] if restored else None,
+            "duration_seconds": (
+                _seconds_between(restored["started_at"], restored["finished_at"]) if restored else None
+            ),
+        },
+        "validation": {
+            "passed": proven,
+            "expected_items": validated["expected_items"] if validated else None,
+            "restored_items": validated["restored_items"] if validated else None,
+        },
+        "objectives": {
+            "rto_target_seconds": spec["rto_target_seconds"],
+            "rto_seconds": rto_seconds,
+            "rto_met": _met(rto_seconds, spec["rto_target_seconds"]),
+            "rpo_target_seconds": spec["rpo_target_seconds"],
+            "rpo_seconds": rpo_seconds,
+            "rpo_met": _met(rpo_seconds, spec["rpo_target_seconds"]),
+        },
+        "generated_at": generated_at.isoformat(),
+    }

@@ -1,0 +1,72 @@
+"""Items in DynamoDB's typed form, with numbers as exact decimal text.
+
+The original function handed ``json.loads`` output (floats) to boto3, which refuses
+floats. Here a number never becomes a float: its decimal text is kept exactly and only
+written the way DynamoDB itself normalises it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+TypedValue = dict[str, Any]
+TypedItem = dict[str, TypedValue]
+
+
+def canonical_number(value: int | Decimal) -> str:
+    """Return ``value`` as DynamoDB stores it: no exponent, no redundant zeros.
+
+    ``1.50`` -> ``1.5``, ``1E+2`` -> ``100``, ``-0`` -> ``0``. Exact for any size.
+    """
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a number DynamoDB can store")
+    if value.is_zero():
+        return "0"
+    sign, digits, exponent = value.as_tuple()
+    while len(digits) > 1 and digits[-1] == 0:
+        digits = digits[:-1]
+        exponent += 1
+    return format(Decimal((sign, digits, exponent)), "f")
+
+
+def to_typed_value(value: Any) -> TypedValue:
+    """Convert one plain JSON value (as parsed with Decimal numbers) to DynamoDB's typed form."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, (int, Decimal)):
+        return {"N": canonical_number(value)}
+    if isinstance(value, dict):
+        return {"M": {key: to_typed_value(inner) for key, inner in value.items()}}
+    if isinstance(value, list):
+        return {"L": [to_typed_value(inner) for inner in value]}
+    if isinstance(value, float):
+        raise TypeError("floats lose digits: parse numbers as Decimal")
+    raise TypeError(f"{type(value).__name__} has no DynamoDB type")
+
+
+def to_typed_item(item: Any) -> TypedItem:
+    """Convert one plain JSON object to a DynamoDB item."""
+    if not isinstance(item, dict):
+        raise TypeError(f"an item must be a JSON object, not {type(item).__name__}")
+    return {key: to_typed_value(value) for key, value in item.items()}
+
+
+def item_key(item: TypedItem, key_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the item's primary key as a hashable tuple of canonical JSON texts."""
+    return tuple(json.dumps(item.get(name), sort_keys=True) for name in key_names)
+
+
+def hashed_key(key: tuple[str, ...]) -> str:
+    """Return a short, stable hash of a key: what reports show instead of the key itself."""
+    return hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:16]

@@ -1,0 +1,153 @@
+"""The original JSON backup format, read as a stream in constant memory.
+
+An object ``{"table_name", "backup_timestamp", "item_count", "data": [...], "checksum"}``
+whose checksum is ``sha256(json.dumps(data, sort_keys=True, default=str))`` over what
+``json.loads`` returns. ``json.dumps`` of a list is ``"[" + ", ".join(items) + "]"``, so the
+checksum is computed one item at a time and the list is never held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import IO, Any
+
+import ijson
+
+from dr_drill.core.errors import BackupCorrupt
+from dr_drill.core.items import TypedItem, to_typed_item
+
+REQUIRED_FIELDS = ("table_name", "backup_timestamp", "item_count", "data", "checksum")
+_HEADER_FIELDS = frozenset(REQUIRED_FIELDS) - {"data"}
+_SCALAR_EVENTS = frozenset({"string", "number", "boolean", "null"})
+
+
+class OriginalChecksum:
+    """The original function's checksum, fed one item at a time."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256(b"[")
+        self._count = 0
+
+    def add(self, item: Any) -> None:
+        """Add one item exactly as ``json.loads`` returned it (fractions as floats)."""
+        if self._count:
+            self._sha.update(b", ")
+        self._sha.update(json.dumps(item, sort_keys=True, default=str).encode())
+        self._count += 1
+
+    def hexdigest(self) -> str:
+        final = self._sha.copy()
+        final.update(b"]")
+        return final.hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifiedJsonBackup:
+    """What verification proved about one backup object."""
+
+    table_name: str
+    backup_timestamp: str
+    item_count: int
+    checksum: str
+
+
+def as_json_loads(value: Any) -> Any:
+    """Return ``value`` (parsed with Decimal fractions) as ``json.loads`` would have: fractions as floats."""
+    if isinstance(value, dict):
+        return {key: as_json_loads(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [as_json_loads(inner) for inner in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
+    """Yield the items of ``data`` one by one and fill ``header`` with the top-level scalars."""
+    builder: ijson.ObjectBuilder | None = None
+    position = 0
+    try:
+        events = ijson.parse(stream)
+        first = next(events, None)
+        if first is None or first[1] != "start_map":
+            raise BackupCorrupt("backup is not a JSON object")
+        for prefix, event, value in events:
+            if builder is not None:
+                builder.event(event, value)
+                if prefix == "data.item" and event in ("end_map", "end_array"):
+                    yield builder.value
+                    builder = None
+                    position += 1
+            elif prefix == "data.item":
+                if event in _SCALAR_EVENTS:
+                    yield value
+                    position += 1
+                else:
+                    builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+            elif prefix == "data":
+                if event == "start_array":
+                    header["data"] = True
+                elif event != "end_array":
+                    raise BackupCorrupt("field data is not a list")
+            elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
+                header[prefix] = value
+    except ijson.JSONError as err:
+        raise BackupCorrupt(
+            f"backup is not valid JSON (truncated or malformed) after {position} items: {err}"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
+
+
+def verify_json_backup(stream: IO[bytes], table_name: str) -> VerifiedJsonBackup:
+    """Stream the backup once and prove its structure, item count and checksum.
+
+    :raises BackupCorrupt: naming the first thing that is wrong.
+    """
+    header: dict[str, Any] = {}
+    checksum = OriginalChecksum()
+    present = 0
+    for position, item in enumerate(_walk(stream, header)):
+        if not isinstance(item, dict):
+            raise BackupCorrupt(f"item {position} of data is not a JSON object")
+        checksum.add(as_json_loads(item))
+        present += 1
+    missing = [field for field in REQUIRED_FIELDS if field not in header]
+    if missing:
+        raise BackupCorrupt(f"backup lacks required fields: {', '.join(missing)}")
+    if header["table_name"] != table_name:
+        raise BackupCorrupt(f"backup is of table {header['table_name']!r}, not {table_name!r}")
+    item_count = header["item_count"]
+    if isinstance(item_count, bool) or not isinstance(item_count, int) or item_count < 0:
+        raise BackupCorrupt("item_count is not a non-negative integer")
+    if item_count != present:
+        raise BackupCorrupt(f"item_count says {item_count} items but data holds {present}")
+    if checksum.hexdigest() != header["checksum"]:
+        raise BackupCorrupt("checksum mismatch: the data is not what was backed up")
+    return VerifiedJsonBackup(
+        table_name=table_name,
+        backup_timestamp=str(header["backup_timestamp"]),
+        item_count=item_count,
+        checksum=checksum.hexdigest(),
+    )
+
+
+def iter_typed_items(stream: IO[bytes]) -> Iterator[TypedItem]:
+    """Yield the backup's items in DynamoDB's typed form, numbers as exact decimals."""
+    for item in _walk(stream, {}):
+        yield to_typed_item(item)
+
+
+def parse_backup_timestamp(text: str) -> datetime | None:
+    """Parse the ``backup_timestamp`` field (ISO 8601; naive means UTC), or None."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,85 @@
+"""What a drill tells people and dashboards: the SNS message and the CloudWatch metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+METRIC_NAMESPACE = "BackupDR/Recovery"
+_SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
+
+
+def notification_subject(record: dict[str, Any]) -> str:
+    """Return a subject under 100 characters naming the result and the table."""
+    head = f"DR drill {record['status'].upper()}: "
+    table = record["table_name"]
+    room = _SUBJECT_LIMIT - len(head)
+    if len(table) > room:
+        table = table[: room - 3] + "..."
+    return head + table
+
+
+def notification_message(record: dict[str, Any], evidence_uri: str) -> str:
+    """Return the JSON body: identifiers, figures and the reason; never item contents."""
+    objectives = record["objectives"]
+    message: dict[str, Any] = {
+        "status": record["status"],
+        "table_name": record["table_name"],
+        "drill_id": record["drill_id"],
+        "run_id": record["run_id"],
+        "evidence_uri": evidence_uri,
+        "backup_location": record["backup"]["location"],
+        "items_restored": record["restore"]["items_restored"],
+        "items_failed": record["restore"]["items_failed"],
+        "rto_seconds": objectives["rto_seconds"],
+        "rto_target_seconds": objectives["rto_target_seconds"],
+        "rto_met": objectives["rto_met"],
+        "rpo_seconds": objectives["rpo_seconds"],
+        "rpo_target_seconds": objectives["rpo_target_seconds"],
+        "rpo_met": objectives["rpo_met"],
+    }
+    if record["failure"]:
+        message["failure_step"] = record["failure"]["step"]
+        message["failure_reason"] = record["failure"]["reason"]
+    return json.dumps(message, indent=2)
+
+
+def notification_attributes(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Return SNS message attributes, so subscribers can filter on status and table."""
+    return {
+        "status": {"DataType": "String", "StringValue": record["status"]},
+        "table_name": {"DataType": "String", "StringValue": record["table_name"]},
+    }
+
+
+def notification_topic(status: str, success_topic: str | None, failure_topic: str | None) -> str | None:
+    """Return the topic for ``status``; with only one topic configured, both outcomes go there."""
+    if status == "passed":
+        return success_topic or failure_topic
+    return failure_topic or success_topic
+
+
+def validation_rate(record: dict[str, Any]) -> float:
+    """Return the percentage of the backup's items found in the scratch table by exact count."""
+    expected = record["validation"]["expected_items"]
+    restored = record["validation"]["restored_items"]
+    if expected is None or restored is None:
+        return 0.0
+    if expected == 0:
+        return 100.0 if restored == 0 else 0.0
+    return round(100.0 * min(restored, expected) / expected, 3)
+
+
+def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, Any]]:
+    """Return the original function's three metrics, per table."""
+    dimensions = [{"Name": "TableName", "Value": record["table_name"]}]
+    values = (
+        ("ItemsRestored", record["restore"]["items_restored"], "Count"),
+        ("FailedItems", record["restore"]["items_failed"], "Count"),
+        ("RecoveryValidationRate", validation_rate(record), "Percent"),
+    )
+    return [
+        {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value, "Unit": unit}
+        for name, value, unit in values
+    ]

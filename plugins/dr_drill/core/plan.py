@@ -1,0 +1,183 @@
+"""The drill plan, the trigger conf and the settings, resolved into one spec per table."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import jsonschema
+
+from dr_drill.core.errors import InvalidDrillRequest
+from dr_drill.core.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
+
+TABLE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{3,255}$"
+BACKUP_SOURCES = ("s3_json",)
+NIGHTLY_DEFAULTS: dict[str, Any] = {
+    "backup_source": "s3_json",
+    "backup_bucket": None,
+    "backup_file": None,
+    "batch_size": 25,
+    "rto_target_seconds": 3600,
+    "rpo_target_seconds": 26 * 3600,  # a nightly backup plus two hours of slack
+    "keep_scratch_table": False,
+}
+
+# One schema per per-table setting: the DAG's Params and the plan file share them.
+SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
+    "backup_source": {"type": "string", "enum": list(BACKUP_SOURCES)},
+    "backup_bucket": {"type": ["null", "string"], "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
+    "backup_file": {"type": ["null", "string"], "minLength": 1, "maxLength": 1024},
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 25},
+    "rto_target_seconds": {"type": "integer", "minimum": 1},
+    "rpo_target_seconds": {"type": "integer", "minimum": 1},
+    "keep_scratch_table": {"type": "boolean"},
+}
+
+_PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "defaults": {"type": "object", "additionalProperties": False, "properties": SETTING_SCHEMAS},
+        "tables": {
+            "type": "object",
+            "propertyNames": {"pattern": TABLE_NAME_PATTERN},
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": SETTING_SCHEMAS,
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings: Airflow Variables, or environment variables of the same names."""
+
+    backup_bucket: str | None
+    evidence_bucket: str | None
+    success_topic_arn: str | None
+    failure_topic_arn: str | None
+    scratch_prefix: str = DEFAULT_SCRATCH_PREFIX
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    """Everything one table's drill needs, JSON-able for XCom."""
+
+    drill_id: str
+    dag_id: str
+    run_id: str
+    started_at: str
+    table_name: str
+    backup_source: str
+    backup_bucket: str
+    backup_file: str | None
+    batch_size: int
+    rto_target_seconds: int
+    rpo_target_seconds: int
+    keep_scratch_table: bool
+    scratch_prefix: str
+    scratch_table: str
+    evidence_bucket: str
+    success_topic_arn: str | None
+    failure_topic_arn: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _schema_error(where: str, err: jsonschema.ValidationError) -> InvalidDrillRequest:
+    field = ".".join(str(part) for part in err.absolute_path) or "(top level)"
+    return InvalidDrillRequest(f"{where}: field {field}: {err.message}")
+
+
+def validate_plan(plan: Any) -> dict[str, Any]:
+    """Return the plan as a dict with every table entry filled in.
+
+    :raises InvalidDrillRequest: naming the field that is wrong.
+    """
+    plan = plan or {}
+    try:
+        jsonschema.validate(plan, _PLAN_SCHEMA)
+    except jsonschema.ValidationError as err:
+        raise _schema_error("drill plan", err) from err
+    return {
+        "defaults": dict(plan.get("defaults") or {}),
+        "tables": {name: dict(entry or {}) for name, entry in (plan.get("tables") or {}).items()},
+    }
+
+
+def requested_tables(conf: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
+    """Return the tables to drill: those the conf names, else every table of the plan."""
+    named = list(conf.get("tables") or [])
+    if conf.get("table_name"):
+        named.insert(0, conf["table_name"])
+    tables = list(dict.fromkeys(named)) or list(plan["tables"])
+    if not tables:
+        raise InvalidDrillRequest("no tables to drill: the drill plan lists none and the conf names none")
+    return tables
+
+
+def drill_id_for(dag_id: str, run_id: str, table_name: str, started_at: datetime) -> str:
+    """Return an id that sorts by time and is unique per (dag, run, table)."""
+    digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{table_name}".encode()).hexdigest()[:12]
+    return f"{started_at:%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def resolve_drill_specs(
+    *,
+    plan: Any,
+    conf: Mapping[str, Any],
+    settings: Settings,
+    dag_id: str,
+    run_id: str,
+    started_at: datetime,
+) -> list[DrillSpec]:
+    """Merge built-in defaults < plan defaults < plan table entry < explicit conf, per table.
+
+    ``conf`` holds only the keys the trigger really gave (already validated by the Params).
+
+    :raises InvalidDrillRequest: when the result cannot describe a drill.
+    """
+    plan = validate_plan(plan)
+    tables = requested_tables(conf, plan)
+    if conf.get("backup_file") and len(tables) > 1:
+        raise InvalidDrillRequest("backup_file names one object: give it with a single table")
+    if not settings.evidence_bucket:
+        raise InvalidDrillRequest("EVIDENCE_BUCKET is not set: evidence has nowhere to go")
+    overrides = {key: conf[key] for key in SETTING_SCHEMAS if key in conf}
+    specs = []
+    for table in tables:
+        merged = {**NIGHTLY_DEFAULTS, **plan["defaults"], **plan["tables"].get(table, {}), **overrides}
+        bucket = merged["backup_bucket"] or settings.backup_bucket
+        if not bucket:
+            raise InvalidDrillRequest(
+                f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
+            )
+        specs.append(
+            DrillSpec(
+                drill_id=drill_id_for(dag_id, run_id, table, started_at),
+                dag_id=dag_id,
+                run_id=run_id,
+                started_at=started_at.isoformat(),
+                table_name=table,
+                backup_source=merged["backup_source"],
+                backup_bucket=bucket,
+                backup_file=merged["backup_file"],
+                batch_size=merged["batch_size"],
+                rto_target_seconds=merged["rto_target_seconds"],
+                rpo_target_seconds=merged["rpo_target_seconds"],
+                keep_scratch_table=merged["keep_scratch_table"],
+                scratch_prefix=settings.scratch_prefix,
+                scratch_table=scratch_table_name(table, run_id, settings.scratch_prefix),
+                evidence_bucket=settings.evidence_bucket,
+                success_topic_arn=settings.success_topic_arn,
+                failure_topic_arn=settings.failure_topic_arn,
+            )
+        )
+    return specs

@@ -1,0 +1,1 @@
+"""Thin Airflow operators: each calls the core and the aws adapters."""
