@@ -1,0 +1,63 @@
+"""The DAG imports cleanly, is shaped as the drill needs, and refuses bad conf before any task runs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag()
+
+
+@pytest.fixture(scope="module")
+def dag(bag):
+    return bag.get_dag("dynamodb_restore_drill")
+
+
+def test_dag_folder_imports_without_errors(bag):
+    assert bag.import_errors == {}
+    assert "dynamodb_restore_drill" in bag.dag_ids
+
+
+def test_schedule_is_nightly_one_run_at_a_time(dag):
+    assert dag.schedule == "0 2 * * *"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+
+
+def test_each_table_runs_the_drill_steps_in_order(dag):
+    ids = set(dag.task_ids)
+    steps = ["locate", "verify", "create_scratch_table", "restore", "validate", "drop_scratch_table", "record", "verdict"]
+    assert {f"drill.{step}" for step in steps} <= ids
+    assert dag.get_task("drill.drop_scratch_table").is_teardown
+    assert dag.get_task("drill.record").trigger_rule == "all_done"
+    # The verdict is the only leaf that decides the run: on the default trigger rule.
+    assert dag.get_task("drill.verdict").trigger_rule == "all_success"
+    assert [t.task_id for t in dag.leaves] == ["drill.verdict"]
+
+
+def test_params_show_the_original_keys_in_the_trigger_form(dag):
+    assert {"table_name", "backup_bucket", "backup_file", "batch_size"} <= set(dag.params)
+    assert dag.params["batch_size"] == 25
+    assert dag.params["keep_scratch_table"] is False
+
+
+@pytest.mark.parametrize(
+    ("conf", "field"),
+    [
+        pytest.param({"batch_size": 0}, "batch_size", id="batch-size-zero"),
+        pytest.param({"batch_size": 26}, "batch_size", id="batch-size-over-25"),
+        pytest.param({"table_name": "orders/eu"}, "table_name", id="table-name-with-slash"),
+        pytest.param({"table_name": "ab"}, "table_name", id="table-name-too-short"),
+        pytest.param({"tables": ["ok-table", "bad name"]}, "tables", id="tables-entry-with-space"),
+        pytest.param({"backup_source": "tape"}, "backup_source", id="unknown-source"),
+    ],
+)
+def test_invalid_conf_is_refused_naming_the_field(dag, airflow_db, conf, field):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=field):
+        dag.test(run_conf=conf)
