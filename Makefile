@@ -16,6 +16,7 @@ demo: $(STAMP)
 	PYTHONPATH=plugins:. $(BIN)/python -m demo.run_demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

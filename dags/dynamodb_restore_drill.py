@@ -9,6 +9,7 @@ Params, schedule and wiring only: no AWS call and no file I/O happen at parse ti
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from dr_drill.operators.drill_steps import (
 )
 from dr_drill.operators.settings import read_settings, setting
 
+log = logging.getLogger(__name__)
 DAG_ID = "dynamodb_restore_drill"
 DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
 MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
@@ -100,7 +102,7 @@ def plan_drills() -> list[dict[str, Any]]:
         started_at=datetime.now(UTC).replace(microsecond=0),
     )
     for spec in specs:
-        print(f"Drilling {spec.table_name} from {spec.backup_source} in s3://{spec.backup_bucket} into {spec.scratch_table}")
+        log.info("Drilling %s from s3://%s into %s", spec.table_name, spec.backup_bucket, spec.scratch_table)
     return [spec.to_dict() for spec in specs]
 
 

@@ -84,7 +84,7 @@ class Emulator:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def client(self, service: str):  # noqa: ANN201 - a boto3 client
+    def client(self, service: str):
         import boto3
 
         return boto3.client(

@@ -56,7 +56,10 @@ def seed_account(emulator: Emulator, tables: dict[str, int], now: datetime, nigh
             nightly = items[: count - (night - 1) * 10]  # the table grew a little every night
             put_json_backup(s3, BACKUP_BUCKET, json_backup_document(table_name, nightly, taken_at), taken_at)
     (success, failure), queue_url = create_notification_queue(
-        emulator.client("sns"), emulator.client("sqs"), ["dr-drill-success", "dr-drill-failure"], "dr-drill-notifications"
+        emulator.client("sns"),
+        emulator.client("sqs"),
+        ["dr-drill-success", "dr-drill-failure"],
+        "dr-drill-notifications",
     )
     return DemoAccount(success_topic_arn=success, failure_topic_arn=failure, queue_url=queue_url)
 

@@ -30,7 +30,16 @@ def test_schedule_is_nightly_one_run_at_a_time(dag):
 
 def test_each_table_runs_the_drill_steps_in_order(dag):
     ids = set(dag.task_ids)
-    steps = ["locate", "verify", "create_scratch_table", "restore", "validate", "drop_scratch_table", "record", "verdict"]
+    steps = [
+        "locate",
+        "verify",
+        "create_scratch_table",
+        "restore",
+        "validate",
+        "drop_scratch_table",
+        "record",
+        "verdict",
+    ]
     assert {f"drill.{step}" for step in steps} <= ids
     assert dag.get_task("drill.drop_scratch_table").is_teardown
     assert dag.get_task("drill.record").trigger_rule == "all_done"

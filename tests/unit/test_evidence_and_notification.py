@@ -30,18 +30,30 @@ SPEC = {
     "rto_target_seconds": 60,
     "rpo_target_seconds": 86400,
 }
-LOCATED = {"location": "s3://b/dynamodb-backups/app-users-backup-2026-11-25-01-30-00.json",
-           "name_timestamp": "2026-11-25T01:30:00+00:00"}
+LOCATED = {
+    "location": "s3://b/dynamodb-backups/app-users-backup-2026-11-25-01-30-00.json",
+    "name_timestamp": "2026-11-25T01:30:00+00:00",
+}
 VERIFIED = {"backup_timestamp": "2026-11-25T01:30:00", "item_count": 10, "checksum_verified": True}
-RESTORED = {"items_restored": 10, "items_failed": 0,
-            "started_at": "2026-11-26T02:00:10+00:00", "finished_at": "2026-11-26T02:00:40+00:00"}
+RESTORED = {
+    "items_restored": 10,
+    "items_failed": 0,
+    "started_at": "2026-11-26T02:00:10+00:00",
+    "finished_at": "2026-11-26T02:00:40+00:00",
+}
 VALIDATED = {"passed": True, "expected_items": 10, "restored_items": 10, "finished_at": "2026-11-26T02:01:20+00:00"}
 NOW = datetime(2026, 11, 26, 2, 2, tzinfo=UTC)
 
 
 def _record(**steps):
-    parts = {"located": LOCATED, "verified": VERIFIED, "restored": RESTORED, "validated": VALIDATED,
-             "scratch_deleted": True, "failure": None} | steps
+    parts = {
+        "located": LOCATED,
+        "verified": VERIFIED,
+        "restored": RESTORED,
+        "validated": VALIDATED,
+        "scratch_deleted": True,
+        "failure": None,
+    } | steps
     return build_evidence(SPEC, generated_at=NOW, **parts)
 
 
@@ -50,8 +62,12 @@ def test_a_passed_drill_measures_rto_and_rpo_against_targets():
     validate_evidence(record)
     assert record["status"] == "passed"
     assert record["objectives"] == {
-        "rto_target_seconds": 60, "rto_seconds": 70.0, "rto_met": False,  # restore start to validation end
-        "rpo_target_seconds": 86400, "rpo_seconds": 88200.0, "rpo_met": False,  # drill start minus backup time
+        "rto_target_seconds": 60,
+        "rto_seconds": 70.0,
+        "rto_met": False,  # restore start to validation end
+        "rpo_target_seconds": 86400,
+        "rpo_seconds": 88200.0,
+        "rpo_met": False,  # drill start minus backup time
     }
     assert record["restore"]["duration_seconds"] == 30.0
 

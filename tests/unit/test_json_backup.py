@@ -28,7 +28,7 @@ def _awkward_items(count: int) -> list[dict]:
             "fraction": rng.random() * 10 ** rng.randint(-8, 20),
             "big": 123456789012345678901234567890 * (i + 1),
             "neg_zero": -0.0,
-            "text": "Nguyễn Zoë 李 \u2028 \"quoted\" \\ tab\t",
+            "text": 'Nguyễn Zoë 李 \u2028 "quoted" \\ tab\t',
             "nested": {"z": [1, 2.5, None, True, {"b": 1, "a": 2}], "a": {}},
             "empty": [],
         }
@@ -54,7 +54,13 @@ def test_streamed_checksum_equals_the_original_algorithm(count):
 def test_field_order_in_the_object_does_not_matter():
     items = _awkward_items(3)
     raw = json.dumps(
-        {"checksum": original_checksum(items), "data": items, "item_count": 3, "backup_timestamp": "x", "table_name": "t-1"}
+        {
+            "checksum": original_checksum(items),
+            "data": items,
+            "item_count": 3,
+            "backup_timestamp": "x",
+            "table_name": "t-1",
+        }
     ).encode()
     assert verify_json_backup(io.BytesIO(raw), "t-1").item_count == 3
 

@@ -10,13 +10,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from dr_drill.core.items import TypedItem, hashed_key, item_key
 
-THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 _SERVER_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
 REJECTED_KEYS_CAP = 20
 

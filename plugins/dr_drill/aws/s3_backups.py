@@ -55,6 +55,4 @@ def open_backup(s3: Any, ref: BackupRef) -> BackupObject:
         if err.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES:
             raise _not_found(err, f"cannot read {ref.location}") from err
         raise
-    return BackupObject(
-        body=response["Body"], size_bytes=response["ContentLength"], etag=response["ETag"].strip('"')
-    )
+    return BackupObject(body=response["Body"], size_bytes=response["ContentLength"], etag=response["ETag"].strip('"'))

@@ -47,9 +47,7 @@ def source_key_schema(ddb: Any, table_name: str) -> KeySchema:
     """
     table = describe_table(ddb, table_name)
     if table is None:
-        raise RestoreIncomplete(
-            f"source table {table_name} does not exist, so its key schema is unknown"
-        )
+        raise RestoreIncomplete(f"source table {table_name} does not exist, so its key schema is unknown")
     key_names = {entry["AttributeName"] for entry in table["KeySchema"]}
     return KeySchema(
         key_schema=[dict(entry) for entry in table["KeySchema"]],

@@ -25,9 +25,7 @@ def evidence_schema() -> dict[str, Any]:
 
 def validate_evidence(record: dict[str, Any]) -> None:
     """:raises jsonschema.ValidationError: when the record breaks the published schema."""
-    jsonschema.validate(
-        record, evidence_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    jsonschema.validate(record, evidence_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def evidence_key(table_name: str, drill_id: str) -> str:
@@ -69,9 +67,7 @@ def build_evidence(
     """Assemble one table's record from what each step returned (None for a step that did not finish)."""
     taken_at = backup_time(located, verified)
     rpo_seconds = (
-        None
-        if taken_at is None
-        else round((datetime.fromisoformat(spec["started_at"]) - taken_at).total_seconds(), 3)
+        None if taken_at is None else round((datetime.fromisoformat(spec["started_at"]) - taken_at).total_seconds(), 3)
     )
     proven = bool(validated and validated["passed"])
     rto_seconds = _seconds_between(restored["started_at"], validated["finished_at"]) if proven else None

@@ -67,9 +67,30 @@ def as_json_loads(value: Any) -> Any:
     return value
 
 
+_OPENING = frozenset({"start_map", "start_array"})
+_CLOSING = frozenset({"end_map", "end_array"})
+
+
+def _build_value(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
+    """Return the whole value that starts with (``event``, ``value``), consuming its events."""
+    if event not in _OPENING:
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for _, inner_event, inner_value in events:
+        builder.event(inner_event, inner_value)
+        if inner_event in _OPENING:
+            depth += 1
+        elif inner_event in _CLOSING:
+            depth -= 1
+            if not depth:
+                return builder.value
+    raise ijson.IncompleteJSONError("the item ends before it closes")
+
+
 def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
     """Yield the items of ``data`` one by one and fill ``header`` with the top-level scalars."""
-    builder: ijson.ObjectBuilder | None = None
     position = 0
     try:
         events = ijson.parse(stream)
@@ -77,30 +98,17 @@ def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
         if first is None or first[1] != "start_map":
             raise BackupCorrupt("backup is not a JSON object")
         for prefix, event, value in events:
-            if builder is not None:
-                builder.event(event, value)
-                if prefix == "data.item" and event in ("end_map", "end_array"):
-                    yield builder.value
-                    builder = None
-                    position += 1
-            elif prefix == "data.item":
-                if event in _SCALAR_EVENTS:
-                    yield value
-                    position += 1
-                else:
-                    builder = ijson.ObjectBuilder()
-                    builder.event(event, value)
+            if prefix == "data.item":
+                yield _build_value(events, event, value)
+                position += 1
             elif prefix == "data":
-                if event == "start_array":
-                    header["data"] = True
-                elif event != "end_array":
+                if event not in ("start_array", "end_array"):
                     raise BackupCorrupt("field data is not a list")
+                header["data"] = True
             elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
                 header[prefix] = value
     except ijson.JSONError as err:
-        raise BackupCorrupt(
-            f"backup is not valid JSON (truncated or malformed) after {position} items: {err}"
-        ) from err
+        raise BackupCorrupt(f"backup is not valid JSON (truncated or malformed) after {position} items: {err}") from err
     except UnicodeDecodeError as err:
         raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
 

@@ -38,8 +38,4 @@ def scratch_tags(table_name: str, run_id: str) -> list[dict[str, str]]:
 
 def is_scratch_of(name: str, tags: dict[str, str], *, prefix: str, run_id: str) -> bool:
     """Return True only for a table named with ``prefix`` AND tagged as scratch of ``run_id``."""
-    return (
-        name.startswith(prefix)
-        and tags.get(SCRATCH_TAG) == "true"
-        and tags.get(RUN_ID_TAG) == run_id[:256]
-    )
+    return name.startswith(prefix) and tags.get(SCRATCH_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id[:256]

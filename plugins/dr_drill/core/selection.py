@@ -61,9 +61,7 @@ def choose_latest_backup(bucket: str, keys: Iterable[str], table_name: str) -> t
         if latest is None or timestamp > latest.timestamp:
             latest = BackupRef(bucket=bucket, key=key, timestamp=timestamp)
     if latest is None:
-        raise BackupNotFound(
-            f"no backup of table {table_name} under s3://{bucket}/{json_backup_prefix(table_name)}*"
-        )
+        raise BackupNotFound(f"no backup of table {table_name} under s3://{bucket}/{json_backup_prefix(table_name)}*")
     return latest, considered
 
 

@@ -143,9 +143,7 @@ class VerifyBackupOperator(DrillStepOperator):
         started = time.monotonic()
         with backup.body:
             verified = verify_json_backup(backup.body, self.spec["table_name"])
-        self.log.info(
-            "Verified %d items, checksum matches, in %.1f s", verified.item_count, time.monotonic() - started
-        )
+        self.log.info("Verified %d items, checksum matches, in %.1f s", verified.item_count, time.monotonic() - started)
         return {
             "backup_timestamp": verified.backup_timestamp,
             "item_count": verified.item_count,
@@ -194,9 +192,7 @@ class RestoreBackupOperator(DrillStepOperator):
     template_fields: Sequence[str] = ("spec", "located", "scratch")
     step = "restore"
 
-    def __init__(
-        self, *, located: dict[str, Any], scratch: dict[str, Any], workers: int = 8, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, located: dict[str, Any], scratch: dict[str, Any], workers: int = 8, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.located = located
         self.scratch = scratch
@@ -276,9 +272,7 @@ class ValidateRestoreOperator(DrillStepOperator):
         if actual != expected:
             duplicates = self.restored.get("duplicate_keys", 0)
             hint = f" ({duplicates} duplicate keys in the backup)" if duplicates else ""
-            raise ValidationFailed(
-                f"scratch table holds {actual} items, the backup {expected}{hint}", details=result
-            )
+            raise ValidationFailed(f"scratch table holds {actual} items, the backup {expected}{hint}", details=result)
         return result
 
 

@@ -1,0 +1,75 @@
+"""Retry behaviour of the batch writer, with a scripted DynamoDB that throttles and leaves items unprocessed."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from dr_drill.aws.restore import BatchWriter, RestoreStats, RetryPolicy, batches
+
+
+class ScriptedDynamoDB:
+    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.written = []
+
+    def batch_write_item(self, RequestItems):
+        [(table, requests)] = RequestItems.items()
+        step = self.script.pop(0) if self.script else 0
+        if isinstance(step, Exception):
+            raise step
+        self.written.extend(requests[step:])
+        return {"UnprocessedItems": {table: requests[:step]} if step else {}}
+
+
+def _throttle():
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Batch")
+
+
+def _items(count):
+    return [{"id": {"S": f"k{i}"}} for i in range(count)]
+
+
+def _writer(ddb, attempts=5):
+    stats = RestoreStats()
+    return BatchWriter(ddb, "t", ("id",), stats, RetryPolicy(max_attempts=attempts), sleep=lambda _: None), stats
+
+
+def test_unprocessed_items_are_retried_until_written():
+    ddb = ScriptedDynamoDB([3, 1, 0])
+    writer, stats = _writer(ddb)
+    writer.write(_items(5))
+    assert stats.items_restored == 5 and stats.items_failed == 0 and stats.retries == 2
+    assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
+
+
+def test_throttling_is_retried_and_counted():
+    ddb = ScriptedDynamoDB([_throttle(), _throttle(), 0])
+    writer, stats = _writer(ddb)
+    writer.write(_items(3))
+    assert stats.items_restored == 3 and stats.throttled_requests == 2
+
+
+def test_an_exhausted_retry_budget_counts_the_items_failed():
+    ddb = ScriptedDynamoDB([_throttle()] * 10)
+    writer, stats = _writer(ddb, attempts=3)
+    writer.write(_items(4))
+    assert stats.items_restored == 0 and stats.items_failed == 4 and stats.retries == 2
+
+
+def test_other_errors_are_raised():
+    ddb = ScriptedDynamoDB([ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Batch")])
+    writer, _ = _writer(ddb)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        writer.write(_items(1))
+
+
+def test_batches_hold_distinct_keys_and_respect_the_size():
+    stats = RestoreStats()
+    items = [{"id": {"S": key}, "n": {"N": str(n)}} for n, key in enumerate(["a", "a", "b", "c", "d", "e"])]
+    groups = list(batches(items, ("id",), 2, stats))
+    assert [[item["id"]["S"] for item in group] for group in groups] == [["a", "b"], ["c", "d"], ["e"]]
+    assert groups[0][0]["n"] == {"N": "1"}  # the later duplicate won
+    assert stats.duplicate_keys == 1 and stats.items_read == 6
