@@ -114,6 +114,7 @@ def summary(records: list[dict[str, Any]], notifications: list[dict[str, Any]]) 
             f"  scratch table    {record['scratch_table']['name']} "
             f"({'deleted' if record['scratch_table']['deleted'] else 'still exists'})",
             f"  evidence         {record['_uri']}",
+            f"                   (copy kept in {record['_copy']})",
         ]
         if record["failure"]:
             lines.append(f"  failed at        {record['failure']['step']}: {record['failure']['reason']}")
@@ -138,6 +139,11 @@ def main() -> int:
         with open(airflow_home / "dags-test.log", "w") as log:
             run = subprocess.run([airflow, "dags", "test", DAG_ID], env=env, stdout=log, stderr=subprocess.STDOUT)
         records = evidence_records(emulator)
+        for record in records:  # the emulator forgets everything when it stops: keep a copy
+            copy = airflow_home / "demo-evidence" / record["table_name"] / f"{record['drill_id']}.json"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(json.dumps({k: v for k, v in record.items() if k != "_uri"}, indent=2, sort_keys=True))
+            record["_copy"] = str(copy.relative_to(ROOT))
         print(summary(records, receive_notifications(emulator.client("sqs"), account.queue_url)))
     print(f"\nairflow dags test exited {run.returncode}; the emulator is stopped.")
     passed = run.returncode == 0 and records and all(r["status"] == "passed" for r in records)

@@ -84,6 +84,14 @@ def test_bad_backups_are_refused_with_the_reason(raw, message):
         verify_json_backup(io.BytesIO(raw), "t-1")
 
 
+def test_parse_errors_do_not_quote_the_backup():
+    raw = b'{"table_name": "t-1", "data": [{"secret": "hunter2", "n": 1.5.5}]}'
+    with pytest.raises(BackupCorrupt) as caught:
+        verify_json_backup(io.BytesIO(raw), "t-1")
+    assert "not valid JSON" in caught.value.reason
+    assert "hunter2" not in caught.value.reason and "secret" not in caught.value.reason
+
+
 def test_typed_items_keep_exact_decimals_never_floats():
     raw = b'{"data": [{"id": "a", "price": 19.90, "tiny": 1E-7, "big": 123456789012345678901234567890, "x": 1.0}]}'
     [item] = list(iter_typed_items(io.BytesIO(raw)))

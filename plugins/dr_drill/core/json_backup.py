@@ -108,7 +108,11 @@ def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
             elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
                 header[prefix] = value
     except ijson.JSONError as err:
-        raise BackupCorrupt(f"backup is not valid JSON (truncated or malformed) after {position} items: {err}") from err
+        # Only the first line: the parser's next lines quote the bytes around the error (item contents).
+        kind = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise BackupCorrupt(
+            f"backup is not valid JSON (truncated or malformed) after {position} items: {kind}"
+        ) from err
     except UnicodeDecodeError as err:
         raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
 
