@@ -19,17 +19,12 @@ import yaml
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
 
 from dr_drill.core.plan import BACKUP_SOURCES, SETTING_SCHEMAS, TABLE_NAME_PATTERN, resolve_drill_specs
-from dr_drill.operators.drill_steps import (
-    CreateScratchTableOperator,
-    DrillVerdictOperator,
-    DropScratchTableOperator,
-    LocateBackupOperator,
-    RecordDrillOperator,
-    RestoreBackupOperator,
-    ValidateRestoreOperator,
-    VerifyBackupOperator,
-)
+from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
+from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
+from dr_drill.operators.restore import RestoreBackupOperator
+from dr_drill.operators.scratch import CreateScratchTableOperator, DropScratchTableOperator
 from dr_drill.operators.settings import read_settings, setting
+from dr_drill.operators.validate import ValidateRestoreOperator
 
 log = logging.getLogger(__name__)
 DAG_ID = "dynamodb_restore_drill"

@@ -12,11 +12,6 @@ def bag():
     return DagBag()
 
 
-@pytest.fixture(scope="module")
-def dag(bag):
-    return bag.get_dag("dynamodb_restore_drill")
-
-
 def test_dag_folder_imports_without_errors(bag):
     assert bag.import_errors == {}
     assert "dynamodb_restore_drill" in bag.dag_ids

@@ -4,66 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from airflow.sdk import DagRunState
 
-from demo.run_demo import BACKUP_BUCKET, EVIDENCE_BUCKET, airflow_environment, seed_account
-from demo.run_demo import evidence_records as stored_evidence_records
+from demo.run_demo import BACKUP_BUCKET, EVIDENCE_BUCKET, seed_account
 from demo.sample_data import json_backup_document, json_backup_key, put_json_backup, receive_notifications, sample_items
-from dr_drill.core.evidence import validate_evidence
+from tests.dag.conftest import TABLE
+from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
 
 pytestmark = pytest.mark.slow
-TABLE = "app-users"
-
-
-@pytest.fixture
-def account(aws, airflow_db, monkeypatch, tmp_path):
-    """A seeded account and the environment the DAG reads its settings from."""
-    seeded = seed_account(aws, {TABLE: 300}, now=datetime.now(UTC), nights=2)
-    env = airflow_environment(aws, seeded, airflow_db)
-    for name in ("BACKUP_BUCKET", "EVIDENCE_BUCKET", "SUCCESS_TOPIC_ARN", "FAILURE_TOPIC_ARN"):
-        monkeypatch.setenv(name, env[name])
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(f"tables:\n  {TABLE}: {{}}\n")
-    monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
-    return seeded
-
-
-@pytest.fixture(scope="module")
-def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag()
-    return bag.get_dag("dynamodb_restore_drill")
-
-
-def evidence_records(aws) -> list[dict[str, Any]]:
-    """Every evidence record in the bucket, each checked against the published JSON Schema."""
-    records = stored_evidence_records(aws)
-    for record in records:
-        validate_evidence({key: value for key, value in record.items() if key != "_uri"})
-    return records
-
-
-def _state_of(aws) -> dict[str, Any]:
-    """What must not change: the source table's items and the backups' bytes."""
-    ddb, s3 = aws.client("dynamodb"), aws.client("s3")
-    items = [page["Items"] for page in ddb.get_paginator("scan").paginate(TableName=TABLE)]
-    backups = {
-        entry["Key"]: s3.get_object(Bucket=BACKUP_BUCKET, Key=entry["Key"])["Body"].read()
-        for entry in s3.list_objects_v2(Bucket=BACKUP_BUCKET)["Contents"]
-    }
-    return {"items": sorted(json.dumps(i, sort_keys=True) for page in items for i in page), "backups": backups}
-
-
-def _scratch_tables(aws) -> list[str]:
-    return [name for name in aws.client("dynamodb").list_tables()["TableNames"] if name.startswith("drill-")]
 
 
 def test_nightly_run_drills_the_plan_and_records_evidence_metrics_and_notification(dag, aws, account):
-    before = _state_of(aws)
+    before = source_and_backups(aws, TABLE)
 
     run = dag.test()  # no conf: the tables come from the drill plan
 
@@ -92,8 +46,8 @@ def test_nightly_run_drills_the_plan_and_records_evidence_metrics_and_notificati
     assert envelope["MessageAttributes"]["status"]["Value"] == "passed"
     assert envelope["MessageAttributes"]["table_name"]["Value"] == TABLE
 
-    assert _scratch_tables(aws) == []
-    assert _state_of(aws) == before
+    assert scratch_tables(aws) == []
+    assert source_and_backups(aws, TABLE) == before
 
 
 def test_corrupt_checksum_fails_the_run_and_says_why(dag, aws, account):
@@ -102,7 +56,7 @@ def test_corrupt_checksum_fails_the_run_and_says_why(dag, aws, account):
     document["checksum"] = "0" * 64
     key = put_json_backup(aws.client("s3"), BACKUP_BUCKET, document, taken_at)
     assert key == json_backup_key(TABLE, taken_at)
-    before = _state_of(aws)
+    before = source_and_backups(aws, TABLE)
 
     run = dag.test(run_conf={"table_name": TABLE})
 
@@ -120,8 +74,8 @@ def test_corrupt_checksum_fails_the_run_and_says_why(dag, aws, account):
     assert body["status"] == "failed" and "checksum" in body["failure_reason"]
     assert "user-0000" not in envelope["Message"]  # no item contents
 
-    assert _scratch_tables(aws) == []
-    assert _state_of(aws) == before
+    assert scratch_tables(aws) == []
+    assert source_and_backups(aws, TABLE) == before
 
 
 def test_manual_trigger_with_exactly_the_original_keys(dag, aws, account):
@@ -135,7 +89,7 @@ def test_manual_trigger_with_exactly_the_original_keys(dag, aws, account):
     [record] = evidence_records(aws)
     assert record["backup"]["location"] == f"s3://{BACKUP_BUCKET}/{older}"
     assert record["restore"]["items_restored"] == record["backup"]["item_count"] == 290  # the older, smaller night
-    assert _scratch_tables(aws) == []
+    assert scratch_tables(aws) == []
 
 
 def test_several_tables_run_as_mapped_drills(dag, aws, account, monkeypatch):
@@ -148,7 +102,7 @@ def test_several_tables_run_as_mapped_drills(dag, aws, account, monkeypatch):
     assert set(records) == {TABLE, "orders"}
     assert records["orders"]["validation"]["restored_items"] == 120
     assert len(receive_notifications(aws.client("sqs"), account.queue_url)) >= 2
-    assert _scratch_tables(aws) == []
+    assert scratch_tables(aws) == []
 
 
 def test_one_failed_table_fails_the_run_but_not_the_other_drill(dag, aws, account):

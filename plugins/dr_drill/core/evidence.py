@@ -53,6 +53,72 @@ def _met(measured: float | None, target: int) -> bool | None:
     return None if measured is None else measured <= target
 
 
+def _backup_block(
+    spec: dict[str, Any], located: dict[str, Any] | None, verified: dict[str, Any] | None, taken_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "source": spec["backup_source"],
+        "location": located["location"] if located else None,
+        "backup_timestamp": taken_at.isoformat() if taken_at else None,
+        "item_count": verified["item_count"] if verified else None,
+        "checksum_verified": bool(verified and verified["checksum_verified"]),
+    }
+
+
+def _scratch_block(spec: dict[str, Any], scratch_deleted: bool) -> dict[str, Any]:
+    return {"name": spec["scratch_table"], "deleted": scratch_deleted}
+
+
+def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
+    if not restored:
+        return {
+            "items_restored": 0,
+            "items_failed": 0,
+            "started_at": None,
+            "finished_at": None,
+            "duration_seconds": None,
+        }
+    return {
+        "items_restored": restored["items_restored"],
+        "items_failed": restored["items_failed"],
+        "started_at": restored["started_at"],
+        "finished_at": restored["finished_at"],
+        "duration_seconds": _seconds_between(restored["started_at"], restored["finished_at"]),
+    }
+
+
+def _validation_block(validated: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "passed": bool(validated and validated["passed"]),
+        "expected_items": validated["expected_items"] if validated else None,
+        "restored_items": validated["restored_items"] if validated else None,
+    }
+
+
+def _objectives_block(
+    spec: dict[str, Any],
+    restored: dict[str, Any] | None,
+    validated: dict[str, Any] | None,
+    taken_at: datetime | None,
+) -> dict[str, Any]:
+    """RTO: restore start to validation end, only once validation proved the restore.
+
+    RPO: drill start minus the backup's own time.
+    """
+    started = datetime.fromisoformat(spec["started_at"])
+    rpo_seconds = None if taken_at is None else round((started - taken_at).total_seconds(), 3)
+    proven = bool(restored and validated and validated["passed"])
+    rto_seconds = _seconds_between(restored["started_at"], validated["finished_at"]) if proven else None
+    return {
+        "rto_target_seconds": spec["rto_target_seconds"],
+        "rto_seconds": rto_seconds,
+        "rto_met": _met(rto_seconds, spec["rto_target_seconds"]),
+        "rpo_target_seconds": spec["rpo_target_seconds"],
+        "rpo_seconds": rpo_seconds,
+        "rpo_met": _met(rpo_seconds, spec["rpo_target_seconds"]),
+    }
+
+
 def build_evidence(
     spec: dict[str, Any],
     *,
@@ -66,12 +132,7 @@ def build_evidence(
 ) -> dict[str, Any]:
     """Assemble one table's record from what each step returned (None for a step that did not finish)."""
     taken_at = backup_time(located, verified)
-    rpo_seconds = (
-        None if taken_at is None else round((datetime.fromisoformat(spec["started_at"]) - taken_at).total_seconds(), 3)
-    )
-    proven = bool(validated and validated["passed"])
-    rto_seconds = _seconds_between(restored["started_at"], validated["finished_at"]) if proven else None
-    passed = failure is None and proven
+    passed = failure is None and bool(validated and validated["passed"])
     return {
         "schema_version": SCHEMA_VERSION,
         "drill_id": spec["drill_id"],
@@ -80,35 +141,10 @@ def build_evidence(
         "table_name": spec["table_name"],
         "status": "passed" if passed else "failed",
         "failure": failure,
-        "backup": {
-            "source": spec["backup_source"],
-            "location": located["location"] if located else None,
-            "backup_timestamp": taken_at.isoformat() if taken_at else None,
-            "item_count": verified["item_count"] if verified else None,
-            "checksum_verified": bool(verified and verified["checksum_verified"]),
-        },
-        "scratch_table": {"name": spec["scratch_table"], "deleted": scratch_deleted},
-        "restore": {
-            "items_restored": restored["items_restored"] if restored else 0,
-            "items_failed": restored["items_failed"] if restored else 0,
-            "started_at": restored["started_at"] if restored else None,
-            "finished_at": restored["finished_at"] if restored else None,
-            "duration_seconds": (
-                _seconds_between(restored["started_at"], restored["finished_at"]) if restored else None
-            ),
-        },
-        "validation": {
-            "passed": proven,
-            "expected_items": validated["expected_items"] if validated else None,
-            "restored_items": validated["restored_items"] if validated else None,
-        },
-        "objectives": {
-            "rto_target_seconds": spec["rto_target_seconds"],
-            "rto_seconds": rto_seconds,
-            "rto_met": _met(rto_seconds, spec["rto_target_seconds"]),
-            "rpo_target_seconds": spec["rpo_target_seconds"],
-            "rpo_seconds": rpo_seconds,
-            "rpo_met": _met(rpo_seconds, spec["rpo_target_seconds"]),
-        },
+        "backup": _backup_block(spec, located, verified, taken_at),
+        "scratch_table": _scratch_block(spec, scratch_deleted),
+        "restore": _restore_block(restored),
+        "validation": _validation_block(validated),
+        "objectives": _objectives_block(spec, restored, validated, taken_at),
         "generated_at": generated_at.isoformat(),
     }
