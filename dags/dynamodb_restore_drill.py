@@ -74,6 +74,18 @@ PARAMS = {
     "keep_scratch_table": Param(
         False, **SETTING_SCHEMAS["keep_scratch_table"], description="Keep the scratch table for inspection."
     ),
+    "export_prefix": Param(
+        None,
+        **SETTING_SCHEMAS["export_prefix"],
+        description="s3_export: the S3 prefix the table's exports were written under (before AWSDynamoDB/).",
+    ),
+    "selection": Param(
+        None,
+        **SETTING_SCHEMAS["selection"],
+        description='Which backup: "latest" (default), {"policy": "latest_before", "before": ISO time}, '
+        '{"policy": "random_within_days", "days": N, "seed": optional}, or {"policy": "explicit", "backup": '
+        "object key, export id or ARN, backup ARN, or PITR time}. Empty: plan.",
+    ),
 }
 
 

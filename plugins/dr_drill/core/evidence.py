@@ -39,13 +39,18 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def backup_time(located: dict[str, Any] | None, verified: dict[str, Any] | None) -> datetime | None:
-    """Return when the backup was taken: its own ``backup_timestamp`` once verified, else its name's."""
-    if verified:
+    """Return when the backup was taken: its own time once verified, else what the locate step knew.
+
+    That is the original format's ``backup_timestamp``, an export's ``exportTime``, a native
+    backup's ``BackupCreationDateTime`` or a PITR restore time; failing those, the key's name time.
+    """
+    if verified and verified.get("backup_timestamp"):
         parsed = parse_backup_timestamp(verified["backup_timestamp"])
         if parsed:
             return parsed
-    if located and located.get("name_timestamp"):
-        return datetime.fromisoformat(located["name_timestamp"])
+    for field in ("backup_time", "name_timestamp"):
+        if located and located.get(field):
+            return datetime.fromisoformat(located[field])
     return None
 
 
@@ -56,12 +61,29 @@ def _met(measured: float | None, target: int) -> bool | None:
 def _backup_block(
     spec: dict[str, Any], located: dict[str, Any] | None, verified: dict[str, Any] | None, taken_at: datetime | None
 ) -> dict[str, Any]:
+    located, verified = located or {}, verified or {}
+    newest_verified = verified.get("newest_verified_backup_time")
+    effective_rpo = None
+    if newest_verified:
+        effective_rpo = round(
+            (datetime.fromisoformat(spec["started_at"]) - datetime.fromisoformat(newest_verified)).total_seconds(), 3
+        )
     return {
         "source": spec["backup_source"],
-        "location": located["location"] if located else None,
+        "location": located.get("location"),
         "backup_timestamp": taken_at.isoformat() if taken_at else None,
-        "item_count": verified["item_count"] if verified else None,
-        "checksum_verified": bool(verified and verified["checksum_verified"]),
+        "item_count": verified.get("item_count"),
+        "checksum_verified": bool(verified.get("checksum_verified")),
+        "selection": located.get("selection"),
+        "size_bytes": verified.get("size_bytes"),
+        "etag": verified.get("etag"),
+        "version_id": verified.get("version_id"),
+        "export_arn": located.get("export_arn"),
+        "backup_arn": located.get("backup_arn"),
+        "restore_time": located.get("restore_time"),
+        "candidates_considered": located.get("candidates_considered"),
+        "effective_rpo_seconds": effective_rpo,
+        "newest_verified_location": verified.get("newest_verified_location"),
     }
 
 

@@ -12,9 +12,11 @@ import jsonschema
 
 from dr_drill.core.errors import InvalidDrillRequest
 from dr_drill.core.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
+from dr_drill.core.selection import SELECTION_SCHEMA, SelectionPolicy
 
 TABLE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{3,255}$"
-BACKUP_SOURCES = ("s3_json",)
+BACKUP_SOURCES = ("s3_json", "s3_export", "native_backup", "pitr")
+S3_SOURCES = ("s3_json", "s3_export")
 NIGHTLY_DEFAULTS: dict[str, Any] = {
     "backup_source": "s3_json",
     "backup_bucket": None,
@@ -23,6 +25,8 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "rto_target_seconds": 3600,
     "rpo_target_seconds": 26 * 3600,  # a nightly backup plus two hours of slack
     "keep_scratch_table": False,
+    "export_prefix": None,
+    "selection": None,
 }
 
 # One schema per per-table setting: the DAG's Params and the plan file share them.
@@ -34,6 +38,8 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "rto_target_seconds": {"type": "integer", "minimum": 1},
     "rpo_target_seconds": {"type": "integer", "minimum": 1},
     "keep_scratch_table": {"type": "boolean"},
+    "export_prefix": {"type": ["null", "string"], "maxLength": 1024},
+    "selection": SELECTION_SCHEMA,
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -75,7 +81,7 @@ class DrillSpec:
     started_at: str
     table_name: str
     backup_source: str
-    backup_bucket: str
+    backup_bucket: str | None
     backup_file: str | None
     batch_size: int
     rto_target_seconds: int
@@ -86,6 +92,8 @@ class DrillSpec:
     evidence_bucket: str
     success_topic_arn: str | None
     failure_topic_arn: str | None
+    export_prefix: str | None = None
+    selection: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +137,14 @@ def drill_id_for(dag_id: str, run_id: str, table_name: str, started_at: datetime
     return f"{started_at:%Y%m%dT%H%M%SZ}-{digest}"
 
 
+def _selection(table: str, value: Any) -> dict[str, Any]:
+    """Return the selection policy in its canonical form, refusing one that cannot be parsed."""
+    try:
+        return SelectionPolicy.parse(value).to_dict()
+    except InvalidDrillRequest as err:
+        raise InvalidDrillRequest(f"table {table}: {err.reason}") from err
+
+
 def resolve_drill_specs(
     *,
     plan: Any,
@@ -155,7 +171,8 @@ def resolve_drill_specs(
     for table in tables:
         merged = {**NIGHTLY_DEFAULTS, **plan["defaults"], **plan["tables"].get(table, {}), **overrides}
         bucket = merged["backup_bucket"] or settings.backup_bucket
-        if not bucket:
+        selection = _selection(table, merged["selection"])
+        if not bucket and merged["backup_source"] in S3_SOURCES:
             raise InvalidDrillRequest(
                 f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
             )
@@ -178,6 +195,8 @@ def resolve_drill_specs(
                 evidence_bucket=settings.evidence_bucket,
                 success_topic_arn=settings.success_topic_arn,
                 failure_topic_arn=settings.failure_topic_arn,
+                export_prefix=merged["export_prefix"],
+                selection=selection,
             )
         )
     return specs

@@ -1,0 +1,244 @@
+"""DynamoDB Export to S3: find the newest completed export of a table, verify it, stream its items.
+
+Read-only. An export folder with ``_started`` but no ``manifest-summary.json`` is still running
+or has failed: it is never chosen, and an explicit request for it is a named error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dr_drill.aws.s3_backups import list_keys, read_object, s3_error
+from dr_drill.core.errors import BackupCorrupt, BackupNotFound
+from dr_drill.core.export_manifest import (
+    CHECKSUM_SUFFIXES,
+    STARTED_NAME,
+    SUMMARY_NAME,
+    DataFile,
+    ExportSummary,
+    checksum_file_matches,
+    export_folder_of,
+    export_root,
+    iter_export_items,
+    parse_manifest_files,
+    parse_summary,
+    table_name_of_arn,
+)
+from dr_drill.core.items import TypedItem
+from dr_drill.core.selection import Candidate, Selection, SelectionPolicy, select_backup
+
+_LISTED_LIMIT = 5  # export ids named in an error message
+
+
+def _folders(s3: Any, bucket: str, root: str) -> tuple[list[str], list[str]]:
+    """Return (export ids with a summary, export ids started but without one), over every page."""
+    names: dict[str, set[str]] = {}
+    for key in list_keys(s3, bucket, root):
+        found = export_folder_of(key, root)
+        if found and found[1] in (SUMMARY_NAME, STARTED_NAME):
+            names.setdefault(found[0], set()).add(found[1])
+    complete = sorted(export_id for export_id, files in names.items() if SUMMARY_NAME in files)
+    incomplete = sorted(export_id for export_id, files in names.items() if SUMMARY_NAME not in files)
+    return complete, incomplete
+
+
+def read_summary(s3: Any, bucket: str, root: str, export_id: str) -> ExportSummary:
+    try:
+        raw = read_object(s3, bucket, f"{root}{export_id}/{SUMMARY_NAME}")
+    except BackupNotFound as err:
+        raise BackupNotFound(
+            f"export {export_id} under s3://{bucket}/{root} is in progress or failed: it has no {SUMMARY_NAME}"
+        ) from err
+    return parse_summary(raw, export_id)
+
+
+def _candidate(bucket: str, root: str, summary: ExportSummary) -> Candidate:
+    return Candidate(
+        location=f"s3://{bucket}/{root}{summary.export_id}/{SUMMARY_NAME}",
+        taken_at=summary.export_time,
+        ref={
+            "bucket": bucket,
+            "export_root": root,
+            "export_id": summary.export_id,
+            "export_arn": summary.export_arn,
+            "table_arn": summary.table_arn,
+            "item_count": summary.item_count,
+        },
+    )
+
+
+def _refuse_other_table(summary: ExportSummary, table_name: str) -> None:
+    exported = table_name_of_arn(summary.table_arn)
+    if exported != table_name:
+        raise BackupNotFound(
+            f"export {summary.export_id} is of table {exported or summary.table_arn}, not {table_name}"
+        )
+
+
+def select_export(
+    s3: Any,
+    bucket: str,
+    export_prefix: str | None,
+    table_name: str,
+    policy: SelectionPolicy,
+    *,
+    now: datetime,
+    seed_source: str,
+) -> tuple[Selection, list[str]]:
+    """Choose a completed export of ``table_name`` under ``export_prefix``, ordered by ``exportTime``.
+
+    :returns: the selection and the ids of exports in progress or failed (never chosen).
+    """
+    root = export_root(export_prefix)
+    if policy.policy == "explicit":
+        export_id = policy.backup.rsplit("/export/", 1)[-1]  # an export id or an export ARN
+        summary = read_summary(s3, bucket, root, export_id)
+        _refuse_other_table(summary, table_name)
+        chosen = _candidate(bucket, root, summary)
+        record = {**policy.to_dict(), "choice": chosen.location}
+        return Selection(chosen=chosen, fallbacks=(), considered=1, record=record), []
+    complete, incomplete = _folders(s3, bucket, root)
+    candidates, other_tables = [], []
+    for export_id in complete:
+        summary = read_summary(s3, bucket, root, export_id)
+        if table_name_of_arn(summary.table_arn) == table_name:
+            candidates.append(_candidate(bucket, root, summary))
+        else:
+            other_tables.append(export_id)
+    notes = []
+    if incomplete:
+        notes.append(f"{len(incomplete)} in progress or failed: {', '.join(incomplete[:_LISTED_LIMIT])}")
+    if other_tables:
+        notes.append(f"{len(other_tables)} of other tables: {', '.join(other_tables[:_LISTED_LIMIT])}")
+    what = f"of table {table_name}: no completed export under s3://{bucket}/{root}"
+    selection = select_backup(
+        candidates,
+        policy,
+        now=now,
+        seed_source=seed_source,
+        what=what + (f" ({'; '.join(notes)})" if notes else ""),
+    )
+    return selection, incomplete
+
+
+def read_data_files(s3: Any, bucket: str, root: str, export_id: str) -> list[DataFile]:
+    """Read ``manifest-files.json`` after proving it against its checksum file."""
+    summary = read_summary(s3, bucket, root, export_id)
+    raw = read_object(s3, bucket, summary.manifest_files_key)
+    _check_manifest_checksum(s3, bucket, summary.manifest_files_key, raw)
+    return parse_manifest_files(raw, export_id)
+
+
+def _check_manifest_checksum(s3: Any, bucket: str, manifest_key: str, raw: bytes) -> None:
+    stem = manifest_key.removesuffix(".json")
+    for suffix in CHECKSUM_SUFFIXES:
+        try:
+            written = s3.get_object(Bucket=bucket, Key=stem + suffix)["Body"].read()
+        except ClientError as err:
+            named = s3_error(err, f"cannot read s3://{bucket}/{stem + suffix}")
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                continue
+            raise (named or err) from err
+        if not checksum_file_matches(written, hashlib.md5(raw).digest()):
+            raise BackupCorrupt(f"s3://{bucket}/{manifest_key} does not match its checksum file {stem + suffix}")
+        return
+    raise BackupCorrupt(f"s3://{bucket}/{manifest_key} has no checksum file ({' or '.join(CHECKSUM_SUFFIXES)})")
+
+
+class _HashingReader:
+    """A read-only file object that hashes the compressed bytes as gzip pulls them."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self.md5 = hashlib.md5()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._body.read(size) if size is not None and size >= 0 else self._body.read()
+        self.md5.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def drain(self) -> None:
+        while self.read(1 << 16):
+            pass
+
+
+def _open_data_file(s3: Any, bucket: str, key: str) -> Any:
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            raise BackupCorrupt(f"data file s3://{bucket}/{key} listed in the manifest is missing") from err
+        named = s3_error(err, f"cannot read s3://{bucket}/{key}")
+        raise (named or err) from err
+
+
+def _iter_lines(s3: Any, bucket: str, key: str, hashing: list[_HashingReader] | None = None) -> Iterator[bytes]:
+    body = _open_data_file(s3, bucket, key)
+    reader = _HashingReader(body)
+    if hashing is not None:
+        hashing.append(reader)
+    try:
+        with body, gzip.GzipFile(fileobj=reader, mode="rb") as lines:
+            yield from lines
+            reader.drain()
+    except (OSError, EOFError, zlib.error) as err:
+        raise BackupCorrupt(f"data file s3://{bucket}/{key} is not complete gzip ({type(err).__name__})") from err
+
+
+def verify_data_file(s3: Any, bucket: str, data_file: DataFile) -> int:
+    """Stream one data file: its MD5 and its item count must match the manifest. Returns its size in bytes."""
+    hashing: list[_HashingReader] = []
+    count = sum(1 for _ in iter_export_items(_iter_lines(s3, bucket, data_file.key, hashing), data_file.key))
+    reader = hashing[0]
+    if reader.md5.digest() != data_file.md5:
+        raise BackupCorrupt(f"data file s3://{bucket}/{data_file.key} fails its MD5 check: not what was exported")
+    if count != data_file.item_count:
+        raise BackupCorrupt(
+            f"data file s3://{bucket}/{data_file.key} holds {count} items, the manifest says {data_file.item_count}"
+        )
+    return reader.size
+
+
+def verify_export(s3: Any, candidate: dict[str, Any], table_name: str) -> dict[str, Any]:
+    """Prove an export: manifests against their checksum files, each data file's MD5 and count, the total.
+
+    :param candidate: the located export (``bucket``, ``export_root``, ``export_id``).
+    :raises BackupCorrupt: naming the first thing that is wrong.
+    """
+    bucket, root, export_id = candidate["bucket"], candidate["export_root"], candidate["export_id"]
+    summary_raw = read_object(s3, bucket, f"{root}{export_id}/{SUMMARY_NAME}")
+    _check_manifest_checksum(s3, bucket, f"{root}{export_id}/{SUMMARY_NAME}", summary_raw)
+    summary = parse_summary(summary_raw, export_id)
+    exported = table_name_of_arn(summary.table_arn)
+    if exported != table_name:
+        raise BackupCorrupt(f"export {export_id} is of table {exported or summary.table_arn}, not {table_name}")
+    data_files = read_data_files(s3, bucket, root, export_id)
+    listed = sum(data_file.item_count for data_file in data_files)
+    if listed != summary.item_count:
+        raise BackupCorrupt(
+            f"export {export_id}: its data files hold {listed} items, its summary says {summary.item_count}"
+        )
+    size = sum(verify_data_file(s3, bucket, data_file) for data_file in data_files)
+    return {
+        "backup_timestamp": summary.export_time.isoformat(),
+        "item_count": summary.item_count,
+        "checksum_verified": True,
+        "size_bytes": size,
+        "export_arn": summary.export_arn,
+        "data_file_count": len(data_files),
+    }
+
+
+def iter_export_data(s3: Any, bucket: str, data_files: list[str]) -> Iterator[TypedItem]:
+    """Yield the typed items of the given data files, one line at a time."""
+    for key in data_files:
+        yield from iter_export_items(_iter_lines(s3, bucket, key), key)
