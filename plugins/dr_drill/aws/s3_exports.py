@@ -197,10 +197,19 @@ def _iter_lines(s3: Any, bucket: str, key: str, hashing: list[_HashingReader] | 
 def verify_data_file(s3: Any, bucket: str, data_file: DataFile) -> int:
     """Stream one data file: its MD5 and its item count must match the manifest. Returns its size in bytes."""
     hashing: list[_HashingReader] = []
-    count = sum(1 for _ in iter_export_items(_iter_lines(s3, bucket, data_file.key, hashing), data_file.key))
+    md5_failure = f"data file s3://{bucket}/{data_file.key} fails its MD5 check: not what was exported"
+    try:
+        count = sum(1 for _ in iter_export_items(_iter_lines(s3, bucket, data_file.key, hashing), data_file.key))
+    except BackupCorrupt as err:
+        # Damaged bytes are first a checksum finding; only a file that matches its MD5 is malformed at the source.
+        if hashing:
+            hashing[0].drain()
+            if hashing[0].md5.digest() != data_file.md5:
+                raise BackupCorrupt(md5_failure) from err
+        raise
     reader = hashing[0]
     if reader.md5.digest() != data_file.md5:
-        raise BackupCorrupt(f"data file s3://{bucket}/{data_file.key} fails its MD5 check: not what was exported")
+        raise BackupCorrupt(md5_failure)
     if count != data_file.item_count:
         raise BackupCorrupt(
             f"data file s3://{bucket}/{data_file.key} holds {count} items, the manifest says {data_file.item_count}"

@@ -89,6 +89,18 @@ def _build_value(events: Iterator[tuple[str, str, Any]], event: str, value: Any)
     raise ijson.IncompleteJSONError("the item ends before it closes")
 
 
+def _parse_error_kind(err: Exception) -> str:
+    """Return the parser's first line only: the next lines quote the bytes around the error (item contents).
+
+    The C backend gives its message as bytes, whose repr would hide the line breaks.
+    """
+    message = err.args[0] if err.args else ""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", errors="replace")
+    lines = str(message).splitlines()
+    return lines[0].strip() if lines else type(err).__name__
+
+
 def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
     """Yield the items of ``data`` one by one and fill ``header`` with the top-level scalars."""
     position = 0
@@ -108,8 +120,9 @@ def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
             elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
                 header[prefix] = value
     except ijson.JSONError as err:
-        # Only the first line: the parser's next lines quote the bytes around the error (item contents).
-        kind = str(err).splitlines()[0] if str(err) else type(err).__name__
+        kind = _parse_error_kind(err)
+        if "UTF8" in kind or "UTF-8" in kind:
+            raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
         raise BackupCorrupt(
             f"backup is not valid JSON (truncated or malformed) after {position} items: {kind}"
         ) from err
