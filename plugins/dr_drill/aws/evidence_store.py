@@ -93,10 +93,11 @@ def put_report(s3: Any, bucket: str, key: str, html: str, lock: tuple[str, datet
     return f"s3://{bucket}/{key}"
 
 
-def list_evidence_keys(s3: Any, bucket: str, table_name: str) -> Iterator[str]:
+def list_evidence_keys(s3: Any, bucket: str, table_name: str, page_size: int | None = None) -> Iterator[str]:
     """Yield the keys of a table's evidence records in key order (which is time order), every page."""
     paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=evidence_prefix(table_name)):
+    config = {"PageSize": page_size} if page_size else {}
+    for page in paginator.paginate(Bucket=bucket, Prefix=evidence_prefix(table_name), PaginationConfig=config):
         for entry in page.get("Contents", ()):
             if entry["Key"].endswith(".json"):
                 yield entry["Key"]
@@ -123,7 +124,7 @@ def latest_evidence(s3: Any, bucket: str, table_name: str, *, exclude_key: str) 
     return record
 
 
-def chain_entries(s3: Any, bucket: str, table_name: str) -> Iterator[ChainEntry]:
+def chain_entries(s3: Any, bucket: str, table_name: str, page_size: int | None = None) -> Iterator[ChainEntry]:
     """Yield every record of a table, in key order, for ``dr_drill.core.chain.verify_chain``."""
-    for key in list_evidence_keys(s3, bucket, table_name):
+    for key in list_evidence_keys(s3, bucket, table_name, page_size):
         yield ChainEntry(key=key, record=read_evidence(s3, bucket, key))
