@@ -142,13 +142,18 @@ def _nights(table: str, count: int, fail_on: set[int]) -> list[dict]:
             "started_at": started.isoformat(),
             "drill_id": f"{started:%Y%m%dT%H%M%SZ}-0123456789ab",
         }
-        restored = {**RESTORED, "started_at": (started + timedelta(seconds=10)).isoformat()}
+        restored = {
+            **RESTORED,
+            "started_at": (started + timedelta(seconds=10)).isoformat(),
+            "finished_at": (started + timedelta(seconds=30)).isoformat(),
+        }
+        located = {**LOCATED, "name_timestamp": (started - timedelta(hours=1, minutes=3 * night)).isoformat()}
         validated = {**VALIDATED, "finished_at": (started + timedelta(seconds=40 + night)).isoformat()}
         failure = {"step": "validate", "reason": "count differs"} if night in fail_on else None
         record = build_evidence(
             spec,
-            located=LOCATED,
-            verified=VERIFIED,
+            located=located,
+            verified=None if failure else {**VERIFIED, "backup_timestamp": located["name_timestamp"]},
             restored=restored,
             validated=None if failure else validated,
             scratch_deleted=True,

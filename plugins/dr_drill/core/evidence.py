@@ -236,7 +236,9 @@ def _checks(record: dict[str, Any], validated: dict[str, Any] | None) -> list[di
         _check(
             "item_count",
             validation["passed"] if validated else None,
-            f"scratch table holds {validation['restored_items']} items, the backup {validation['expected_items']}",
+            f"scratch table holds {validation['restored_items']} items, the backup {validation['expected_items']}"
+            if validated
+            else "not counted",
         ),
     ]
     # Checks the validate step reports itself (content digest, samples, ...), when it lists them.

@@ -21,7 +21,7 @@ class Point:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _x_scale(start: datetime, end: datetime):
@@ -30,7 +30,7 @@ def _x_scale(start: datetime, end: datetime):
     return lambda at: _LEFT + inner * (at - start).total_seconds() / span
 
 
-def _frame(title: str, y_label: str, y_max: float, start: datetime, end: datetime) -> list[str]:
+def _frame(title: str, y_label: str, y_max: float, start: datetime, end: datetime, y_min: float = 0.0) -> list[str]:
     bottom, inner_h = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
     parts = [
         f'<text x="{_LEFT}" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
@@ -40,16 +40,18 @@ def _frame(title: str, y_label: str, y_max: float, start: datetime, end: datetim
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{bottom}" stroke="#888"/>',
     ]
     for step in range(5):
-        value = y_max * step / 4
+        value = y_min + (y_max - y_min) * step / 4
         y = bottom - inner_h * step / 4
         parts.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}" stroke="#eee"/>')
         parts.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{_fmt(value)}</text>')
     x_of = _x_scale(start, end)
     days = max((end - start).days, 1)
-    for step in range(min(days, 6) + 1):
-        at = start + timedelta(seconds=(end - start).total_seconds() * step / min(days, 6))
+    ticks = min(days, 6)
+    for step in range(ticks + 1):
+        at = start + timedelta(seconds=(end - start).total_seconds() * step / ticks)
+        anchor = "start" if step == 0 else "end" if step == ticks else "middle"
         parts.append(
-            f'<text x="{x_of(at):.1f}" y="{bottom + 16}" font-size="10" text-anchor="middle">{at:%Y-%m-%d}</text>'
+            f'<text x="{x_of(at):.1f}" y="{bottom + 16}" font-size="10" text-anchor="{anchor}">{at:%Y-%m-%d}</text>'
         )
     return parts
 
@@ -60,13 +62,14 @@ def time_series(
     """Return an SVG of measured values over time, the target as a dashed line, unmeasured drills as crosses."""
     measured = [p.value for p in points if p.value is not None]
     y_max = max([*measured, target or 0.0, 1.0]) * 1.15
+    y_min = min([*measured, 0.0]) * 1.15  # below zero only for a backup stamped after the drill started
     bottom, inner_h = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
     x_of = _x_scale(start, end)
 
     def y_of(value: float) -> float:
-        return bottom - inner_h * value / y_max
+        return bottom - inner_h * (value - y_min) / (y_max - y_min)
 
-    parts = _frame(title, y_label, y_max, start, end)
+    parts = _frame(title, y_label, y_max, start, end, y_min)
     if target is not None:
         y = y_of(target)
         parts.append(
