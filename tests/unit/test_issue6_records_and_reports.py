@@ -153,7 +153,7 @@ def _nights(table: str, count: int, fail_on: set[int]) -> list[dict]:
         record = build_evidence(
             spec,
             located=located,
-            verified=None if failure else {**VERIFIED, "backup_timestamp": located["name_timestamp"]},
+            verified={**VERIFIED, "backup_timestamp": located["name_timestamp"]},
             restored=restored,
             validated=None if failure else validated,
             scratch_deleted=True,
@@ -232,3 +232,19 @@ def test_storage_of_a_locked_record_is_described_in_the_schema(mode):
         "retain_until": "2028-01-01T00:00:00+00:00",
     }
     validate_evidence(_record(storage=storage))
+
+
+def test_a_drill_that_found_no_backup_made_no_checksum_check():
+    record = build_evidence(
+        FULL_SPEC,
+        located=None,
+        verified=None,
+        restored=None,
+        validated=None,
+        scratch_deleted=True,
+        failure={"step": "locate", "reason": "no backup of table app-users"},
+        generated_at=NOW,
+    )
+    checks = {c["name"]: c["result"] for c in record["checks"]}
+    assert checks["backup_located"] == "failed" and checks["backup_checksum"] == "not_run"
+    assert record["backup_identity"] == {}

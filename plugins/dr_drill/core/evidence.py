@@ -219,13 +219,13 @@ def _checks(record: dict[str, Any], validated: dict[str, Any] | None) -> list[di
     backup, restore, validation = record["backup"], record["restore"], record["validation"]
     objectives, failure = record["objectives"], record["failure"] or {}
     located = backup["location"] is not None
-    verify_ran = located and failure.get("step") != "locate"
+    checksum = True if backup["checksum_verified"] else (False if failure.get("step") == "verify" else None)
     restore_ran = restore["started_at"] is not None
     checks = [
         _check("backup_located", located, backup["location"] or "no backup located"),
         _check(
             "backup_checksum",
-            backup["checksum_verified"] if verify_ran else None,
+            checksum,
             "the backup's checksum and item count match its content",
         ),
         _check(
