@@ -136,6 +136,7 @@ def drill_table(spec: dict[str, Any]) -> None:
             "create": create.task_id,
             "restore": restore.task_id,
             "validate": validate.task_id,
+            "drop": drop.task_id,
         },
         trigger_rule="all_done",
         **capped,

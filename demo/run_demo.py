@@ -87,6 +87,8 @@ def evidence_records(emulator: Emulator) -> list[dict[str, Any]]:
     records = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=EVIDENCE_BUCKET, Prefix="dr-drill-evidence/"):
         for entry in page.get("Contents", ()):
+            if not entry["Key"].endswith(".json"):
+                continue  # the HTML report beside each record
             body = s3.get_object(Bucket=EVIDENCE_BUCKET, Key=entry["Key"])["Body"].read()
             records.append({**json.loads(body), "_uri": f"s3://{EVIDENCE_BUCKET}/{entry['Key']}"})
     return records

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 from datetime import datetime
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
 
 import jsonschema
 
+import dr_drill
+from dr_drill.core.chain import seal
 from dr_drill.core.json_backup import parse_backup_timestamp
+from dr_drill.core.plan import SETTING_SCHEMAS
 
 SCHEMA_VERSION = 1
 EVIDENCE_FOLDER = "dr-drill-evidence"
@@ -30,6 +35,15 @@ def validate_evidence(record: dict[str, Any]) -> None:
 
 def evidence_key(table_name: str, drill_id: str) -> str:
     return f"{EVIDENCE_FOLDER}/{table_name}/{drill_id}.json"
+
+
+def evidence_prefix(table_name: str) -> str:
+    return f"{EVIDENCE_FOLDER}/{table_name}/"
+
+
+def report_key(evidence_key: str) -> str:
+    """Return the key of the HTML report stored beside an evidence record."""
+    return evidence_key.removesuffix(".json") + ".html"
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
@@ -141,6 +155,137 @@ def _objectives_block(
     }
 
 
+_SOFTWARE = ("apache-airflow", "apache-airflow-providers-amazon", "boto3", "botocore")
+_BACKUP_IDENTITY_KEYS = (
+    "bucket",
+    "key",
+    "etag",
+    "version_id",
+    "size_bytes",
+    "export_id",
+    "export_arn",
+    "backup_arn",
+    "restore_time",
+    "source_table_name",
+    "source_table_arn",
+)
+
+
+def software_versions() -> dict[str, str | None]:
+    """Return the versions that ran the drill (read from package metadata; nothing is imported)."""
+    versions: dict[str, str | None] = {"dr_drill": dr_drill.__version__, "python": platform.python_version()}
+    for name in _SOFTWARE:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def plan_entry(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return the per-table settings the drill ran with, after plan defaults, table entry and conf."""
+    return {"table_name": spec["table_name"], **{key: spec[key] for key in SETTING_SCHEMAS if key in spec}}
+
+
+def sha256_of(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _run_type(run_id: str) -> str | None:
+    prefix, sep, _ = run_id.partition("__")
+    return prefix if sep else None
+
+
+def _run_block(spec: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any]:
+    run = run or {}
+    return {
+        "try_number": run.get("try_number"),
+        "run_type": run.get("run_type") or _run_type(spec["run_id"]),
+        "triggering_user": run.get("triggering_user"),
+    }
+
+
+def _backup_identity(located: dict[str, Any] | None, verified: dict[str, Any] | None) -> dict[str, Any]:
+    """What names the exact backup drilled: the union of what locate and verify saw, per source."""
+    found = {**(located or {}), **(verified or {})}
+    return {key: found[key] for key in _BACKUP_IDENTITY_KEYS if found.get(key) is not None}
+
+
+def _timeline(
+    spec: dict[str, Any],
+    created: dict[str, Any] | None,
+    restored: dict[str, Any] | None,
+    validated: dict[str, Any] | None,
+    dropped: dict[str, Any] | None,
+    generated_at: datetime,
+) -> dict[str, Any]:
+    """When each thing happened, the scratch table's life included; null for what did not happen."""
+    return {
+        "drill_started_at": spec["started_at"],
+        "scratch_created_at": (created or {}).get("created_at"),
+        "restore_started_at": (restored or {}).get("started_at"),
+        "restore_finished_at": (restored or {}).get("finished_at"),
+        "validation_finished_at": (validated or {}).get("finished_at"),
+        "scratch_deleted_at": (dropped or {}).get("deleted_at") if (dropped or {}).get("deleted") else None,
+        "scratch_kept": bool((dropped or {}).get("kept")),
+        "recorded_at": generated_at.isoformat(),
+    }
+
+
+def _check(name: str, passed: bool | None, detail: str) -> dict[str, Any]:
+    return {"name": name, "result": {True: "passed", False: "failed", None: "not_run"}[passed], "detail": detail}
+
+
+def _checks(record: dict[str, Any], validated: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every check the drill made, with its result; a step that did not run leaves its checks not_run."""
+    backup, restore, validation = record["backup"], record["restore"], record["validation"]
+    objectives, failure = record["objectives"], record["failure"] or {}
+    located = backup["location"] is not None
+    checksum = True if backup["checksum_verified"] else (False if failure.get("step") == "verify" else None)
+    restore_ran = restore["started_at"] is not None
+    checks = [
+        _check("backup_located", located, backup["location"] or "no backup located"),
+        _check(
+            "backup_checksum",
+            checksum,
+            "the backup's checksum and item count match its content",
+        ),
+        _check(
+            "restore_complete",
+            restore["items_failed"] == 0 and failure.get("step") != "restore" if restore_ran else None,
+            f"{restore['items_restored']} items written, {restore['items_failed']} rejected",
+        ),
+        _check(
+            "item_count",
+            validation["passed"] if validated else None,
+            f"scratch table holds {validation['restored_items']} items, the backup {validation['expected_items']}"
+            if validated
+            else "not counted",
+        ),
+    ]
+    # Checks the validate step reports itself (content digest, samples, ...), when it lists them.
+    for extra in (validated or {}).get("checks") or ():
+        if isinstance(extra, dict) and "name" in extra:
+            checks.append(_check(str(extra["name"]), extra.get("passed"), str(extra.get("detail", ""))))
+    checks += [
+        _check("scratch_table_deleted", record["scratch_table"]["deleted"], record["scratch_table"]["name"]),
+        _check("rto_met", objectives["rto_met"], f"target {objectives['rto_target_seconds']} s"),
+        _check("rpo_met", objectives["rpo_met"], f"target {objectives['rpo_target_seconds']} s"),
+    ]
+    return checks
+
+
+def seal_evidence(
+    record: dict[str, Any], *, previous: dict[str, Any] | None, storage: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Return the record with where it is stored and its link to the table's previous record.
+
+    :param previous: the same table's latest stored record, or None for the first.
+    :param storage: bucket, key, report_key and Object Lock state, or None when not stored.
+    """
+    return seal({**record, "storage": storage}, previous)
+
+
 def build_evidence(
     spec: dict[str, Any],
     *,
@@ -151,11 +296,21 @@ def build_evidence(
     scratch_deleted: bool,
     failure: dict[str, str] | None,
     generated_at: datetime,
+    created: dict[str, Any] | None = None,
+    dropped: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+    software: dict[str, str | None] | None = None,
+    previous: dict[str, Any] | None = None,
+    storage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble one table's record from what each step returned (None for a step that did not finish)."""
+    """Assemble one table's record from what each step returned (None for a step that did not finish).
+
+    The record comes sealed (see ``dr_drill.core.chain``): linked to ``previous`` and hashed.
+    """
     taken_at = backup_time(located, verified)
     passed = failure is None and bool(validated and validated["passed"])
-    return {
+    entry = plan_entry(spec)
+    record = {
         "schema_version": SCHEMA_VERSION,
         "drill_id": spec["drill_id"],
         "dag_id": spec["dag_id"],
@@ -169,4 +324,13 @@ def build_evidence(
         "validation": _validation_block(validated),
         "objectives": _objectives_block(spec, restored, validated, taken_at),
         "generated_at": generated_at.isoformat(),
+        "started_at": spec["started_at"],
+        "run": _run_block(spec, run),
+        "software": software if software is not None else software_versions(),
+        "plan_entry": entry,
+        "plan_entry_sha256": sha256_of(entry),
+        "backup_identity": _backup_identity(located, verified),
+        "timeline": _timeline(spec, created, restored, validated, dropped, generated_at),
     }
+    record["checks"] = _checks(record, validated)
+    return seal_evidence(record, previous=previous, storage=storage)

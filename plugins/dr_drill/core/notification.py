@@ -7,6 +7,14 @@ from datetime import datetime
 from typing import Any
 
 METRIC_NAMESPACE = "BackupDR/Recovery"
+METRIC_NAMES = (
+    "ItemsRestored",
+    "FailedItems",
+    "RecoveryValidationRate",
+    "RecoveryTimeSeconds",
+    "BackupAgeSeconds",
+    "DrillSucceeded",
+)
 _SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
 
 
@@ -20,15 +28,31 @@ def notification_subject(record: dict[str, Any]) -> str:
     return head + table
 
 
-def notification_message(record: dict[str, Any], evidence_uri: str) -> str:
-    """Return the JSON body: identifiers, figures and the reason; never item contents."""
+def _summary(record: dict[str, Any]) -> str:
+    """One sentence a person reads first: the result, the failing step and reason, RTO and RPO."""
+    objectives = record["objectives"]
+    met = {True: "met", False: "MISSED", None: "not measured"}
+    head = f"DR drill of {record['table_name']} {record['status'].upper()}"
+    if record["failure"]:
+        head += f" at step {record['failure']['step']}: {record['failure']['reason']}"
+    return (
+        f"{head}. RTO {met[objectives['rto_met']]} (target {objectives['rto_target_seconds']} s),"
+        f" RPO {met[objectives['rpo_met']]} (target {objectives['rpo_target_seconds']} s)."
+    )
+
+
+def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: str | None = None) -> str:
+    """Return the JSON body: identifiers, figures, the report link and the reason; never item contents."""
     objectives = record["objectives"]
     message: dict[str, Any] = {
         "status": record["status"],
         "table_name": record["table_name"],
         "drill_id": record["drill_id"],
         "run_id": record["run_id"],
+        "summary": _summary(record),
         "evidence_uri": evidence_uri,
+        "report_uri": report_uri,
+        "evidence_sha256": record.get("evidence_sha256"),
         "backup_location": record["backup"]["location"],
         "items_restored": record["restore"]["items_restored"],
         "items_failed": record["restore"]["items_failed"],
@@ -72,14 +96,24 @@ def validation_rate(record: dict[str, Any]) -> float:
 
 
 def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, Any]]:
-    """Return the original function's three metrics, per table."""
+    """Return the drill's metrics, per table: the original three, then time, backup age and the verdict.
+
+    ``RecoveryTimeSeconds`` and ``BackupAgeSeconds`` are left out when not measured (a drill that
+    failed before validation has no RTO); ``DrillSucceeded`` is always sent, so that an alarm
+    treating missing data as breaching notices a drill that did not run at all.
+    """
     dimensions = [{"Name": "TableName", "Value": record["table_name"]}]
+    objectives = record["objectives"]
     values = (
         ("ItemsRestored", record["restore"]["items_restored"], "Count"),
         ("FailedItems", record["restore"]["items_failed"], "Count"),
         ("RecoveryValidationRate", validation_rate(record), "Percent"),
+        ("RecoveryTimeSeconds", objectives["rto_seconds"], "Seconds"),
+        ("BackupAgeSeconds", objectives["rpo_seconds"], "Seconds"),
+        ("DrillSucceeded", 1 if record["status"] == "passed" else 0, "Count"),
     )
     return [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value, "Unit": unit}
         for name, value, unit in values
+        if value is not None
     ]
