@@ -74,6 +74,12 @@ PARAMS = {
     "keep_scratch_table": Param(
         False, **SETTING_SCHEMAS["keep_scratch_table"], description="Keep the scratch table for inspection."
     ),
+    "sample_size": Param(
+        None, **_nullable(SETTING_SCHEMAS["sample_size"]), description="Items deep-compared at random. Empty: plan."
+    ),
+    "sample_seed": Param(
+        None, **SETTING_SCHEMAS["sample_seed"], description="Seed of the sample, to replay a drill's. Empty: new."
+    ),
 }
 
 
@@ -112,7 +118,12 @@ def drill_table(spec: dict[str, Any]) -> None:
         task_id="restore", spec=spec, located=locate.output, scratch=create.output, **capped
     )
     validate = ValidateRestoreOperator(
-        task_id="validate", spec=spec, verified=verify.output, restored=restore.output, **capped
+        task_id="validate",
+        spec=spec,
+        verified=verify.output,
+        restored=restore.output,
+        located=locate.output,
+        **capped,
     )
     drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, **capped)
     record = RecordDrillOperator(

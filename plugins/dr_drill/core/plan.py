@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from dr_drill.core.errors import InvalidDrillRequest
+from dr_drill.core.rules import VALIDATION_DEFAULTS
 from dr_drill.core.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
 
 TABLE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{3,255}$"
@@ -23,6 +24,7 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "rto_target_seconds": 3600,
     "rpo_target_seconds": 26 * 3600,  # a nightly backup plus two hours of slack
     "keep_scratch_table": False,
+    **VALIDATION_DEFAULTS,
 }
 
 # One schema per per-table setting: the DAG's Params and the plan file share them.
@@ -34,6 +36,24 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "rto_target_seconds": {"type": "integer", "minimum": 1},
     "rpo_target_seconds": {"type": "integer", "minimum": 1},
     "keep_scratch_table": {"type": "boolean"},
+    # The validate step's rules and proofs (see dr_drill.core.rules).
+    "min_items": {"type": ["null", "integer"], "minimum": 0},
+    "max_items": {"type": ["null", "integer"], "minimum": 0},
+    "required_attributes": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+    "probe_keys": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["key"],
+            "properties": {"key": {"type": "object", "minProperties": 1}, "expect": {"type": "object"}},
+        },
+    },
+    "user_check": {"type": ["null", "string"], "pattern": r"^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z_][A-Za-z0-9_]*)+$"},
+    "sample_size": {"type": "integer", "minimum": 0, "maximum": 10000},
+    "sample_seed": {"type": ["null", "integer"], "minimum": 0, "maximum": 2**63 - 1},
+    "fail_on_type_drift": {"type": "boolean"},
+    "scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -86,6 +106,7 @@ class DrillSpec:
     evidence_bucket: str
     success_topic_arn: str | None
     failure_topic_arn: str | None
+    validation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +150,12 @@ def drill_id_for(dag_id: str, run_id: str, table_name: str, started_at: datetime
     return f"{started_at:%Y%m%dT%H%M%SZ}-{digest}"
 
 
+def _check_item_bounds(table: str, merged: Mapping[str, Any]) -> None:
+    low, high = merged["min_items"], merged["max_items"]
+    if low is not None and high is not None and low > high:
+        raise InvalidDrillRequest(f"table {table}: min_items {low} is above max_items {high}")
+
+
 def resolve_drill_specs(
     *,
     plan: Any,
@@ -159,6 +186,7 @@ def resolve_drill_specs(
             raise InvalidDrillRequest(
                 f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
             )
+        _check_item_bounds(table, merged)
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),
@@ -178,6 +206,7 @@ def resolve_drill_specs(
                 evidence_bucket=settings.evidence_bucket,
                 success_topic_arn=settings.success_topic_arn,
                 failure_topic_arn=settings.failure_topic_arn,
+                validation={key: merged[key] for key in VALIDATION_DEFAULTS},
             )
         )
     return specs
