@@ -141,6 +141,8 @@ class RestoreProof:
 
     def _no_file_to_digest(self) -> None:
         reason = f"a {self.inputs.source} restore is server-side: no backup file was read to digest"
+        if self.inputs.source in FILE_SOURCES:
+            reason = "the restore step returned no backup digest"
         self.result.proofs_skipped["digest"] = reason
         self.result.proofs_skipped["localisation"] = reason
 
