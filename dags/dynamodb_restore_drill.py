@@ -86,6 +86,12 @@ PARAMS = {
         '{"policy": "random_within_days", "days": N, "seed": optional}, or {"policy": "explicit", "backup": '
         "object key, export id or ARN, backup ARN, or PITR time}. Empty: plan.",
     ),
+    "sample_size": Param(
+        None, **_nullable(SETTING_SCHEMAS["sample_size"]), description="Items deep-compared at random. Empty: plan."
+    ),
+    "sample_seed": Param(
+        None, **SETTING_SCHEMAS["sample_seed"], description="Seed of the sample, to replay a drill's. Empty: new."
+    ),
 }
 
 
@@ -124,7 +130,12 @@ def drill_table(spec: dict[str, Any]) -> None:
         task_id="restore", spec=spec, located=locate.output, scratch=create.output, **capped
     )
     validate = ValidateRestoreOperator(
-        task_id="validate", spec=spec, verified=verify.output, restored=restore.output, **capped
+        task_id="validate",
+        spec=spec,
+        verified=verify.output,
+        restored=restore.output,
+        located=locate.output,
+        **capped,
     )
     drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, **capped)
     record = RecordDrillOperator(

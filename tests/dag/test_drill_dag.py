@@ -28,7 +28,9 @@ def test_nightly_run_drills_the_plan_and_records_evidence_metrics_and_notificati
     assert record["backup"]["checksum_verified"] is True
     assert record["backup"]["item_count"] == 300
     assert record["restore"]["items_restored"] == 300
-    assert record["validation"] == {"passed": True, "expected_items": 300, "restored_items": 300}
+    validation = record["validation"]
+    assert (validation["passed"], validation["expected_items"], validation["restored_items"]) == (True, 300, 300)
+    assert validation["digest_match"] is True and validation["items_proven"] == 300
     assert record["scratch_table"]["deleted"] is True
     assert record["objectives"]["rto_met"] is True and record["objectives"]["rpo_met"] is True
     assert record["_uri"].startswith(f"s3://{EVIDENCE_BUCKET}/dr-drill-evidence/{TABLE}/")

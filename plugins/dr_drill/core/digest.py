@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -71,6 +72,16 @@ def key_hash(item: TypedItem, key_names: tuple[str, ...]) -> bytes:
     return hashlib.sha256(canonical_bytes(key)).digest()
 
 
+def reported_key(hashed: bytes) -> str:
+    """Return the short text a report shows for a key hash (never the key itself)."""
+    return hashed.hex()[:16]
+
+
+def same_item(left: TypedItem, right: TypedItem) -> bool:
+    """Return True when DynamoDB would consider the two items equal, attribute by attribute."""
+    return canonical_bytes(left) == canonical_bytes(right)
+
+
 @dataclass
 class ContentDigest:
     """Count and sum of item hashes; ``merge`` adds another chunk's digest."""
@@ -114,10 +125,22 @@ class BucketedDigest:
     buckets: list[ContentDigest] = field(default_factory=lambda: [ContentDigest() for _ in range(DEFAULT_BUCKETS)])
 
     def bucket_of(self, item: TypedItem) -> int:
-        return int.from_bytes(key_hash(item, self.key_names)[:4], "big") % len(self.buckets)
+        return self.bucket_of_key_hash(key_hash(item, self.key_names))
+
+    def bucket_of_key_hash(self, hashed_key: bytes) -> int:
+        return int.from_bytes(hashed_key[:4], "big") % len(self.buckets)
 
     def add(self, item: TypedItem) -> None:
         self.buckets[self.bucket_of(item)].add(item)
+
+    def add_hashed(self, bucket: int, hashed_item: int) -> None:
+        """Add an item whose bucket and hash the caller already computed (it needed them too)."""
+        self.buckets[bucket].add_hash(hashed_item)
+
+    @classmethod
+    def like(cls, other: BucketedDigest) -> BucketedDigest:
+        """Return an empty digest with the same key and the same number of buckets."""
+        return cls(other.key_names, [ContentDigest() for _ in other.buckets])
 
     def merge(self, other: BucketedDigest) -> BucketedDigest:
         for mine, theirs in zip(self.buckets, other.buckets, strict=True):
@@ -137,6 +160,10 @@ class BucketedDigest:
             if mine != theirs
         ]
 
+    def same_shape(self, other: BucketedDigest) -> bool:
+        """Return True when the two digests can be compared bucket by bucket."""
+        return self.key_names == other.key_names and len(self.buckets) == len(other.buckets)
+
     def to_dict(self) -> dict[str, Any]:
         return {"key_names": list(self.key_names), "buckets": [[b.count, b.hexdigest()] for b in self.buckets]}
 
@@ -146,3 +173,10 @@ class BucketedDigest:
             key_names=tuple(data["key_names"]),
             buckets=[ContentDigest(count=count, total=int(digest, 16)) for count, digest in data["buckets"]],
         )
+
+
+def digesting(items: Iterable[TypedItem], digest: BucketedDigest) -> Iterator[TypedItem]:
+    """Yield ``items`` unchanged, adding each one to ``digest`` as it passes (the backup side of the proof)."""
+    for item in items:
+        digest.add(item)
+        yield item

@@ -123,11 +123,35 @@ def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+_VALIDATION_FINDINGS: dict[str, Any] = {
+    "content_digest_expected": None,
+    "content_digest_actual": None,
+    "digest_match": None,
+    "missing_items": None,
+    "extra_items": None,
+    "different_items": None,
+    "localisation": None,
+    "items_proven": None,
+    "sample_seed": None,
+    "sample_basis": None,
+    "samples_checked": 0,
+    "sample_mismatches": None,
+    "first_sample_mismatch_keys": [],
+    "type_drift": None,
+    "checks": [],
+    "proofs": [],
+    "proofs_skipped": {},
+}
+
+
 def _validation_block(validated: dict[str, Any] | None) -> dict[str, Any]:
+    """What each proof found; a proof that did not run leaves its fields null (or empty), never invented."""
+    validated = validated or {}
     return {
-        "passed": bool(validated and validated["passed"]),
-        "expected_items": validated["expected_items"] if validated else None,
-        "restored_items": validated["restored_items"] if validated else None,
+        "passed": bool(validated.get("passed")),
+        "expected_items": validated.get("expected_items"),
+        "restored_items": validated.get("restored_items"),
+        **{name: validated.get(name, empty) for name, empty in _VALIDATION_FINDINGS.items()},
     }
 
 

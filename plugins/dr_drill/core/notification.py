@@ -85,14 +85,23 @@ def notification_topic(status: str, success_topic: str | None, failure_topic: st
 
 
 def validation_rate(record: dict[str, Any]) -> float:
-    """Return the percentage of the backup's items found in the scratch table by exact count."""
-    expected = record["validation"]["expected_items"]
-    restored = record["validation"]["restored_items"]
-    if expected is None or restored is None:
+    """Return the percentage of the backup's items proven right in the scratch table.
+
+    With a content digest, ``items_proven`` counts the items proven exact (all of them when
+    the digests match; those in matching buckets and matching entries when they differ).
+    Without one (server-side restores) only the exact count is proven, so the rate is the
+    share of the expected items the count found.
+    """
+    validation = record["validation"]
+    expected = validation["expected_items"]
+    proven = validation.get("items_proven")
+    if proven is None:
+        proven = validation["restored_items"]
+    if expected is None or proven is None:
         return 0.0
     if expected == 0:
-        return 100.0 if restored == 0 else 0.0
-    return round(100.0 * min(restored, expected) / expected, 3)
+        return 100.0 if validation["restored_items"] == 0 else 0.0
+    return round(100.0 * min(proven, expected) / expected, 3)
 
 
 def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from dr_drill.core.errors import InvalidDrillRequest
+from dr_drill.core.rules import VALIDATION_DEFAULTS
 from dr_drill.core.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
 from dr_drill.core.selection import SELECTION_SCHEMA, SelectionPolicy
 
@@ -27,6 +28,7 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "keep_scratch_table": False,
     "export_prefix": None,
     "selection": None,
+    **VALIDATION_DEFAULTS,
 }
 
 # One schema per per-table setting: the DAG's Params and the plan file share them.
@@ -40,6 +42,24 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "keep_scratch_table": {"type": "boolean"},
     "export_prefix": {"type": ["null", "string"], "maxLength": 1024},
     "selection": SELECTION_SCHEMA,
+    # The validate step's rules and proofs (see dr_drill.core.rules).
+    "min_items": {"type": ["null", "integer"], "minimum": 0},
+    "max_items": {"type": ["null", "integer"], "minimum": 0},
+    "required_attributes": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+    "probe_keys": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["key"],
+            "properties": {"key": {"type": "object", "minProperties": 1}, "expect": {"type": "object"}},
+        },
+    },
+    "user_check": {"type": ["null", "string"], "pattern": r"^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z_][A-Za-z0-9_]*)+$"},
+    "sample_size": {"type": "integer", "minimum": 0, "maximum": 10000},
+    "sample_seed": {"type": ["null", "integer"], "minimum": 0, "maximum": 2**63 - 1},
+    "fail_on_type_drift": {"type": "boolean"},
+    "scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -94,6 +114,7 @@ class DrillSpec:
     failure_topic_arn: str | None
     export_prefix: str | None = None
     selection: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +166,12 @@ def _selection(table: str, value: Any) -> dict[str, Any]:
         raise InvalidDrillRequest(f"table {table}: {err.reason}") from err
 
 
+def _check_item_bounds(table: str, merged: Mapping[str, Any]) -> None:
+    low, high = merged["min_items"], merged["max_items"]
+    if low is not None and high is not None and low > high:
+        raise InvalidDrillRequest(f"table {table}: min_items {low} is above max_items {high}")
+
+
 def resolve_drill_specs(
     *,
     plan: Any,
@@ -176,6 +203,7 @@ def resolve_drill_specs(
             raise InvalidDrillRequest(
                 f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
             )
+        _check_item_bounds(table, merged)
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),
@@ -197,6 +225,7 @@ def resolve_drill_specs(
                 failure_topic_arn=settings.failure_topic_arn,
                 export_prefix=merged["export_prefix"],
                 selection=selection,
+                validation={key: merged[key] for key in VALIDATION_DEFAULTS},
             )
         )
     return specs

@@ -14,6 +14,7 @@ from dr_drill.aws.scratch_tables import (
     KeySchema,
     assert_scratch_table,
 )
+from dr_drill.core.digest import BucketedDigest, digesting
 from dr_drill.core.errors import RestoreIncomplete
 from dr_drill.operators.base import DrillStepOperator, now
 
@@ -41,6 +42,7 @@ class RestoreBackupOperator(DrillStepOperator):
         # Checked here, not trusted from the setup task: the restore writes only to this drill's table.
         assert_scratch_table(ddb, self.scratch["name"], prefix=spec["scratch_prefix"], run_id=spec["run_id"])
         key_names = KeySchema(self.scratch["key_schema"], self.scratch["attribute_definitions"]).key_names
+        backup_digest = BucketedDigest(key_names)  # every item read, for the validate step's content proof
         clock = time.monotonic()
 
         def progress(stats: RestoreStats) -> None:
@@ -56,7 +58,7 @@ class RestoreBackupOperator(DrillStepOperator):
         stats = restore_items(
             ddb,
             self.scratch["name"],
-            iter_backup_items(self.s3_client(), self.located),
+            digesting(iter_backup_items(self.s3_client(), self.located), backup_digest),
             key_names=key_names,
             batch_size=spec["batch_size"],
             workers=self.workers,
@@ -68,6 +70,7 @@ class RestoreBackupOperator(DrillStepOperator):
             "workers": self.workers,
             "started_at": self.scratch["started_at"],
             "finished_at": now().isoformat(),
+            "backup_digest": backup_digest.to_dict(),
         }
         if stats.items_failed:
             reasons = "; ".join(f"{count} x {reason}" for reason, count in stats.rejection_reasons.items())
