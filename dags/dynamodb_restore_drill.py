@@ -18,11 +18,22 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
 
-from dr_drill.core.plan import BACKUP_SOURCES, SETTING_SCHEMAS, TABLE_NAME_PATTERN, resolve_drill_specs
+from dr_drill.core.plan import (
+    BACKUP_SOURCES,
+    DEFAULT_SWEEP_MAX_AGE_HOURS,
+    SETTING_SCHEMAS,
+    SWEEP_MAX_AGE_HOURS_SCHEMA,
+    TABLE_NAME_PATTERN,
+    resolve_drill_specs,
+)
 from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
 from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
 from dr_drill.operators.restore import RestoreBackupOperator
-from dr_drill.operators.scratch import CreateScratchTableOperator, DropScratchTableOperator
+from dr_drill.operators.scratch import (
+    CreateScratchTableOperator,
+    DropScratchTableOperator,
+    SweepScratchTablesOperator,
+)
 from dr_drill.operators.settings import read_settings, setting
 from dr_drill.operators.validate import ValidateRestoreOperator
 
@@ -74,6 +85,11 @@ PARAMS = {
     "keep_scratch_table": Param(
         False, **SETTING_SCHEMAS["keep_scratch_table"], description="Keep the scratch table for inspection."
     ),
+    "sweep_max_age_hours": Param(
+        DEFAULT_SWEEP_MAX_AGE_HOURS,
+        **SWEEP_MAX_AGE_HOURS_SCHEMA,
+        description="Scratch tables (prefix and tag) older than this, left by crashed runs, are deleted first.",
+    ),
 }
 
 
@@ -107,14 +123,19 @@ def drill_table(spec: dict[str, Any]) -> None:
     capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES}
     locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
     verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
-    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, **capped)
+    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=locate.output, **capped)
     restore = RestoreBackupOperator(
-        task_id="restore", spec=spec, located=locate.output, scratch=create.output, **capped
+        task_id="restore",
+        spec=spec,
+        located=locate.output,
+        scratch=create.output,
+        verified=verify.output,
+        **capped,
     )
     validate = ValidateRestoreOperator(
         task_id="validate", spec=spec, verified=verify.output, restored=restore.output, **capped
     )
-    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, **capped)
+    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, setup_task_id=create.task_id, **capped)
     record = RecordDrillOperator(
         task_id="record",
         spec=spec,
@@ -124,6 +145,7 @@ def drill_table(spec: dict[str, Any]) -> None:
             "create": create.task_id,
             "restore": restore.task_id,
             "validate": validate.task_id,
+            "drop": drop.task_id,
         },
         trigger_rule="all_done",
         **capped,
@@ -146,4 +168,8 @@ with DAG(
     tags=["dr-drill", "dynamodb", "compliance"],
     doc_md=__doc__,
 ) as dag:
-    drill_table.expand(spec=plan_drills())
+    # Housekeeping first (frees the table quota), never blocking the drills: it logs its errors.
+    sweep = SweepScratchTablesOperator(task_id="sweep_scratch_tables", max_age_hours="{{ params.sweep_max_age_hours }}")
+    specs = plan_drills()
+    sweep >> specs
+    drill_table.expand(spec=specs)

@@ -23,7 +23,14 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "rto_target_seconds": 3600,
     "rpo_target_seconds": 26 * 3600,  # a nightly backup plus two hours of slack
     "keep_scratch_table": False,
+    "include_indexes": True,
+    "key_schema": None,
+    "restore_workers": 16,  # sized for real DynamoDB round trips (see benchmarks/README.md)
+    "import_table": False,
+    "restore_files_per_task": None,
 }
+SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
+DEFAULT_SWEEP_MAX_AGE_HOURS = 24
 
 # One schema per per-table setting: the DAG's Params and the plan file share them.
 SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -34,6 +41,25 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "rto_target_seconds": {"type": "integer", "minimum": 1},
     "rpo_target_seconds": {"type": "integer", "minimum": 1},
     "keep_scratch_table": {"type": "boolean"},
+    "include_indexes": {"type": "boolean"},
+    "key_schema": {
+        "type": ["null", "array"],
+        "description": "For file backups when the source table is gone: partition key, then optional sort key.",
+        "minItems": 1,
+        "maxItems": 2,
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "type"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "type": {"enum": ["S", "N", "B"]},
+            },
+        },
+    },
+    "restore_workers": {"type": "integer", "minimum": 1, "maximum": 64},
+    "import_table": {"type": "boolean"},
+    "restore_files_per_task": {"type": ["null", "integer"], "minimum": 1},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -86,6 +112,11 @@ class DrillSpec:
     evidence_bucket: str
     success_topic_arn: str | None
     failure_topic_arn: str | None
+    include_indexes: bool = True
+    key_schema: list[dict[str, str]] | None = None
+    restore_workers: int = 16
+    import_table: bool = False
+    restore_files_per_task: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,6 +209,11 @@ def resolve_drill_specs(
                 evidence_bucket=settings.evidence_bucket,
                 success_topic_arn=settings.success_topic_arn,
                 failure_topic_arn=settings.failure_topic_arn,
+                include_indexes=merged["include_indexes"],
+                key_schema=merged["key_schema"],
+                restore_workers=merged["restore_workers"],
+                import_table=merged["import_table"],
+                restore_files_per_task=merged["restore_files_per_task"],
             )
         )
     return specs

@@ -71,6 +71,8 @@ class RecordDrillOperator(DrillStepOperator):
             restored=results["restore"],
             validated=results["validate"],
             scratch_deleted=describe_table(ddb, spec["scratch_table"]) is None,
+            scratch=results["create"],
+            dropped=self._pull(context, "drop") if "drop" in self.step_task_ids else None,
             failure={"step": failure["step"], "reason": failure["reason"]} if failure else None,
             generated_at=now(),
         )
