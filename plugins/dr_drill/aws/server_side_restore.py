@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dr_drill.aws.scratch_tables import _tags, assert_scratch_table, describe_table, tag_as_scratch
-from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
+from dr_drill.core.errors import BackupNotFound, RestoreIncomplete, UnsafeTarget
 from dr_drill.core.restore import IMPORT_TABLE, RESTORE_FROM_BACKUP, RESTORE_TO_POINT_IN_TIME
 from dr_drill.core.scratch import SCRATCH_TAG
 
@@ -39,10 +39,11 @@ def restore_from_backup_request(name: str, located: dict[str, Any], *, include_i
 
 
 def restore_to_point_in_time_request(name: str, located: dict[str, Any], *, include_indexes: bool) -> dict[str, Any]:
+    # The name when known (the contract always gives it; moto reads only the name), else the ARN.
     source = (
-        {"SourceTableArn": located["source_table_arn"]}
-        if located.get("source_table_arn")
-        else {"SourceTableName": located["source_table_name"]}
+        {"SourceTableName": located["source_table_name"]}
+        if located.get("source_table_name")
+        else {"SourceTableArn": located["source_table_arn"]}
     )
     return {
         **source,
@@ -77,6 +78,18 @@ def import_table_request(name: str, located: dict[str, Any], definition: dict[st
     }
 
 
+# What AWS answers when the backup the locate step found cannot be restored (any more).
+_BACKUP_GONE_CODES = frozenset(
+    {
+        "BackupNotFoundException",
+        "SourceTableNotFoundException",
+        "PointInTimeRecoveryUnavailableException",
+        "InvalidRestoreTimeException",
+        "BackupInUseException",
+    }
+)
+
+
 def start_server_side_restore(
     ddb: Any,
     *,
@@ -86,7 +99,33 @@ def start_server_side_restore(
     include_indexes: bool,
     definition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Start the restore into ``name``; return what waiting for it needs (``import_arn`` for an import)."""
+    """Start the restore into ``name``; return what waiting for it needs (``import_arn`` for an import).
+
+    :raises BackupNotFound: when AWS says the backup (or PITR window) cannot be restored.
+    """
+    try:
+        return _start(
+            ddb, method=method, name=name, located=located, include_indexes=include_indexes, definition=definition
+        )
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in _BACKUP_GONE_CODES:
+            message = err.response.get("Error", {}).get("Message", "")[:300]
+            raise BackupNotFound(
+                f"{method} of {located.get('location')} refused by DynamoDB: {code}: {message}"
+            ) from err
+        raise
+
+
+def _start(
+    ddb: Any,
+    *,
+    method: str,
+    name: str,
+    located: dict[str, Any],
+    include_indexes: bool,
+    definition: dict[str, Any] | None,
+) -> dict[str, Any]:
     if method == RESTORE_FROM_BACKUP:
         ddb.restore_table_from_backup(**restore_from_backup_request(name, located, include_indexes=include_indexes))
         return {}
@@ -118,19 +157,19 @@ def _import_status(ddb: Any, import_arn: str) -> dict[str, Any]:
 
 def server_side_status(ddb: Any, *, method: str, name: str, import_arn: str | None = None) -> dict[str, Any]:
     """Return ``{"state": "running" | "done" | "failed", ...}`` for a server-side restore into ``name``."""
+    imported: dict[str, Any] = {}
     if method == IMPORT_TABLE:
-        status = _import_status(ddb, import_arn or "")
-        if status["state"] != "done":
-            return status
+        imported = _import_status(ddb, import_arn or "")
+        if imported["state"] != "done":
+            return imported
     table = describe_table(ddb, name)
     if table is None:
         if method == IMPORT_TABLE:
-            return {"state": "running"}
+            return {**imported, "state": "running"}
         return {"state": "failed", "reason": f"the restore's target table {name} does not exist"}
     in_progress = (table.get("RestoreSummary") or {}).get("RestoreInProgress", False)
-    if table["TableStatus"] == "ACTIVE" and not in_progress:
-        return {"state": "done", "table_status": "ACTIVE"}
-    return {"state": "running", "table_status": table["TableStatus"]}
+    state = "done" if table["TableStatus"] == "ACTIVE" and not in_progress else "running"
+    return {**imported, "state": state, "table_status": table["TableStatus"]}
 
 
 def _restored_from_this_drill(
