@@ -15,7 +15,14 @@ from dr_drill.aws.scratch_tables import (
     scratch_definition,
     sweep_stale_scratch_tables,
 )
-from dr_drill.aws.server_side_restore import claim_restored_table, server_side_status, start_server_side_restore
+from dr_drill.aws.server_side_restore import (
+    claim_restored_table,
+    import_table_request,
+    restore_from_backup_request,
+    restore_to_point_in_time_request,
+    server_side_status,
+    start_server_side_restore,
+)
 from dr_drill.aws.validation import count_items
 from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
 from dr_drill.core.items import to_typed_item
@@ -265,3 +272,51 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
     )
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[SCRATCH_TAG] == "true"
     assert count_items(ddb, name) == 30
+
+
+@pytest.mark.parametrize(
+    ("operation", "build"),
+    [
+        pytest.param(
+            "RestoreTableFromBackup",
+            lambda: restore_from_backup_request(
+                "drill-t-1",
+                {"backup_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/backup/01795724925717-4e4986fc"},
+                include_indexes=False,
+            ),
+            id="restore-from-backup",
+        ),
+        pytest.param(
+            "RestoreTableToPointInTime",
+            lambda: restore_to_point_in_time_request(
+                "drill-t-1",
+                {
+                    "source_table_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t",
+                    "restore_time": "2026-11-26T01:00:00+00:00",
+                },
+                include_indexes=True,
+            ),
+            id="pitr",
+        ),
+        pytest.param(
+            "ImportTable",
+            lambda: import_table_request(
+                "drill-t-1",
+                {"bucket": "b", "export_id": "e", "export_arn": "arn:e", "data_files": ["p/AWSDynamoDB/e/data/x.gz"]},
+                {
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                },
+            ),
+            id="import-table",
+        ),
+    ],
+)
+def test_server_side_requests_match_the_botocore_model(operation, build):
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("dynamodb").operation_model(operation)
+    report = ParamValidator().validate(build(), model.input_shape)
+
+    assert not report.has_errors(), report.generate_report()

@@ -54,6 +54,13 @@ def restore_to_point_in_time_request(name: str, located: dict[str, Any], *, incl
     }
 
 
+def _export_data_prefix(located: dict[str, Any]) -> str:
+    # The export may sit under any S3 prefix: its data files' folder says where.
+    if located.get("data_files"):
+        return located["data_files"][0].rsplit("/", 1)[0] + "/"
+    return f"AWSDynamoDB/{located['export_id']}/data/"
+
+
 def import_table_request(name: str, located: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
     """ImportTable of an s3_export's data files; ImportTable cannot create local secondary indexes."""
     parameters = {
@@ -71,7 +78,7 @@ def import_table_request(name: str, located: dict[str, Any], definition: dict[st
     return {
         # The same drill retried gets the same import, not a second one.
         "ClientToken": hashlib.sha256(f"{name}\0{located['export_arn']}".encode()).hexdigest()[:36],
-        "S3BucketSource": {"S3Bucket": located["bucket"], "S3KeyPrefix": f"AWSDynamoDB/{located['export_id']}/data/"},
+        "S3BucketSource": {"S3Bucket": located["bucket"], "S3KeyPrefix": _export_data_prefix(located)},
         "InputFormat": "DYNAMODB_JSON",
         "InputCompressionType": "GZIP",
         "TableCreationParameters": parameters,

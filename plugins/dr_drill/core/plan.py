@@ -27,7 +27,6 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "key_schema": None,
     "restore_workers": 16,  # sized for real DynamoDB round trips (see benchmarks/README.md)
     "import_table": False,
-    "restore_files_per_task": None,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -59,7 +58,6 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "restore_workers": {"type": "integer", "minimum": 1, "maximum": 64},
     "import_table": {"type": "boolean"},
-    "restore_files_per_task": {"type": ["null", "integer"], "minimum": 1},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -116,7 +114,6 @@ class DrillSpec:
     key_schema: list[dict[str, str]] | None = None
     restore_workers: int = 16
     import_table: bool = False
-    restore_files_per_task: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,7 +210,6 @@ def resolve_drill_specs(
                 key_schema=merged["key_schema"],
                 restore_workers=merged["restore_workers"],
                 import_table=merged["import_table"],
-                restore_files_per_task=merged["restore_files_per_task"],
             )
         )
     return specs
