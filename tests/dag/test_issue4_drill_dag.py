@@ -39,3 +39,10 @@ def test_kept_scratch_table_is_said_so_and_the_sweep_leaves_young_and_foreign_ta
         [scratch["name"], "drill-young-other-run", "drill-not-a-scratch-table"]
     )
     assert source_and_backups(aws, TABLE) == before
+
+
+def test_the_sweep_runs_first_and_can_never_block_or_decide_the_drills(dag):
+    assert [task.task_id for task in dag.roots] == ["sweep_scratch_tables"]
+    assert dag.get_task("plan_drills").trigger_rule == "all_done"
+    assert [task.task_id for task in dag.leaves] == ["drill.verdict"]
+    assert dag.params["sweep_max_age_hours"] == 24
