@@ -61,6 +61,7 @@ class _DelayingHandler(BaseHTTPRequestHandler):
 
 class _DelayingServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when 16+ clients connect at once (1 s retransmits)
 
     def __init__(self, upstream_port: int, delay: float) -> None:
         super().__init__(("127.0.0.1", 0), _DelayingHandler)

@@ -104,6 +104,8 @@ def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
     )
     if stats.items_failed:
         raise RuntimeError(f"{stats.items_failed} items failed")
+    if stats.retries or stats.throttled_requests:
+        print(f"engine retries={stats.retries} throttled={stats.throttled_requests}", file=sys.stderr)
     return stats.items_restored
 
 
@@ -135,6 +137,7 @@ def child(args: argparse.Namespace) -> None:
     baseline = _peak_rss_mb()
     raw_input = prepare_raw(args.endpoint, args.key) if args.algorithm == "raw" else None
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if args.algorithm == "original":
         restored = run_original(args.endpoint, args.table, args.key, args.workers)
     elif args.algorithm == "engine":
@@ -142,7 +145,13 @@ def child(args: argparse.Namespace) -> None:
     else:
         restored = run_raw(args.endpoint, args.table, raw_input or [], args.workers)
     seconds = time.perf_counter() - started
-    result = {"items": restored, "seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline}
+    result = {
+        "items": restored,
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "peak_rss_mb": _peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }
     print(json.dumps(result))
 
 
@@ -174,8 +183,9 @@ def _measure(algorithm: str, endpoint: str, key: str, workers: int, items: int, 
     command = [sys.executable, "-m", "benchmarks.restore_benchmark", "--child", algorithm]
     command += ["--endpoint", endpoint, "--table", table, "--key", key, "--workers", str(workers)]
     env = {"PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", "PATH": "/usr/bin:/bin"}
-    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
-    result = json.loads(output.strip().splitlines()[-1])
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT, env=env)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["notes"] = [line for line in completed.stderr.splitlines() if line.startswith("engine retries")]
     count = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
     ddb.delete_table(TableName=table)
     if count != items or result["items"] != items:
@@ -183,7 +193,8 @@ def _measure(algorithm: str, endpoint: str, key: str, workers: int, items: int, 
     result["items_per_second"] = items / result["seconds"]
     print(
         f"  {label:>8} {algorithm:>8} {items:>7} items  {result['items_per_second']:>8.0f} items/s"
-        f"  {result['seconds']:>7.1f} s  peak RSS {result['peak_rss_mb']:.0f} MB",
+        f"  {result['seconds']:>7.1f} s  cpu {result.get('cpu_seconds', 0):>5.1f} s"
+        f"  peak RSS {result['peak_rss_mb']:.0f} MB {' '.join(result['notes'])}",
         flush=True,
     )
     return result
