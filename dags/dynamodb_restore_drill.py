@@ -18,11 +18,22 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
 
-from dr_drill.core.plan import BACKUP_SOURCES, SETTING_SCHEMAS, TABLE_NAME_PATTERN, resolve_drill_specs
+from dr_drill.core.plan import (
+    BACKUP_SOURCES,
+    DEFAULT_SWEEP_MAX_AGE_HOURS,
+    SETTING_SCHEMAS,
+    SWEEP_MAX_AGE_HOURS_SCHEMA,
+    TABLE_NAME_PATTERN,
+    resolve_drill_specs,
+)
 from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
 from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
 from dr_drill.operators.restore import RestoreBackupOperator
-from dr_drill.operators.scratch import CreateScratchTableOperator, DropScratchTableOperator
+from dr_drill.operators.scratch import (
+    CreateScratchTableOperator,
+    DropScratchTableOperator,
+    SweepScratchTablesOperator,
+)
 from dr_drill.operators.settings import read_settings, setting
 from dr_drill.operators.validate import ValidateRestoreOperator
 
@@ -92,6 +103,11 @@ PARAMS = {
     "sample_seed": Param(
         None, **SETTING_SCHEMAS["sample_seed"], description="Seed of the sample, to replay a drill's. Empty: new."
     ),
+    "sweep_max_age_hours": Param(
+        DEFAULT_SWEEP_MAX_AGE_HOURS,
+        **SWEEP_MAX_AGE_HOURS_SCHEMA,
+        description="Scratch tables (prefix and tag) older than this, left by crashed runs, are deleted first.",
+    ),
 }
 
 
@@ -125,9 +141,14 @@ def drill_table(spec: dict[str, Any]) -> None:
     capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES}
     locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
     verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
-    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, **capped)
+    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=locate.output, **capped)
     restore = RestoreBackupOperator(
-        task_id="restore", spec=spec, located=locate.output, scratch=create.output, **capped
+        task_id="restore",
+        spec=spec,
+        located=locate.output,
+        scratch=create.output,
+        verified=verify.output,
+        **capped,
     )
     validate = ValidateRestoreOperator(
         task_id="validate",
@@ -137,7 +158,7 @@ def drill_table(spec: dict[str, Any]) -> None:
         located=locate.output,
         **capped,
     )
-    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, **capped)
+    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, setup_task_id=create.task_id, **capped)
     record = RecordDrillOperator(
         task_id="record",
         spec=spec,
@@ -170,4 +191,9 @@ with DAG(
     tags=["dr-drill", "dynamodb", "compliance"],
     doc_md=__doc__,
 ) as dag:
-    drill_table.expand(spec=plan_drills())
+    # Housekeeping first (frees the table quota), never blocking the drills: even a failed sweep
+    # lets plan_drills run, and as it is no leaf it does not decide the run's state.
+    sweep = SweepScratchTablesOperator(task_id="sweep_scratch_tables", max_age_hours="{{ params.sweep_max_age_hours }}")
+    specs = plan_drills.override(trigger_rule="all_done")()
+    sweep >> specs
+    drill_table.expand(spec=specs)

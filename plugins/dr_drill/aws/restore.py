@@ -195,6 +195,7 @@ def restore_items(
                         future.result()
                     report()
                 in_flight.add(pool.submit(writer.write, batch))
+                report()  # also when the reader, not the writers, is the slow side
             while in_flight:
                 done, in_flight = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:

@@ -101,8 +101,30 @@ def _backup_block(
     }
 
 
-def _scratch_block(spec: dict[str, Any], scratch_deleted: bool) -> dict[str, Any]:
-    return {"name": spec["scratch_table"], "deleted": scratch_deleted}
+def _scratch_block(
+    spec: dict[str, Any],
+    scratch_deleted: bool,
+    created: dict[str, Any] | None = None,
+    dropped: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    created = created or {}
+    dropped = dropped or {}
+    return {
+        "name": spec["scratch_table"],
+        "deleted": scratch_deleted,
+        "created_at": created.get("created_at"),
+        "deleted_at": dropped.get("deleted_at") if scratch_deleted else None,
+        "kept": bool(dropped.get("kept", spec.get("keep_scratch_table", False))) and not scratch_deleted,
+        "indexes": list(created.get("indexes") or []),
+    }
+
+
+_RESTORE_COUNTS = ("retries", "throttled_requests", "duplicate_keys")
+
+
+def _items_per_second(restored: dict[str, Any]) -> float | None:
+    seconds = _seconds_between(restored.get("writes_started_at") or restored["started_at"], restored["finished_at"])
+    return round(restored["items_restored"] / seconds, 1) if seconds else None
 
 
 def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
@@ -113,6 +135,11 @@ def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
             "started_at": None,
             "finished_at": None,
             "duration_seconds": None,
+            "method": None,
+            "workers": None,
+            **dict.fromkeys(_RESTORE_COUNTS, 0),
+            "rejected_items": [],
+            "items_per_second": None,
         }
     return {
         "items_restored": restored["items_restored"],
@@ -120,6 +147,11 @@ def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
         "started_at": restored["started_at"],
         "finished_at": restored["finished_at"],
         "duration_seconds": _seconds_between(restored["started_at"], restored["finished_at"]),
+        "method": restored.get("method", "batch_write"),
+        "workers": restored.get("workers"),
+        **{name: restored.get(name, 0) for name in _RESTORE_COUNTS},
+        "rejected_items": list(restored.get("rejected_keys") or [])[:20],
+        "items_per_second": _items_per_second(restored),
     }
 
 
@@ -343,7 +375,7 @@ def build_evidence(
         "status": "passed" if passed else "failed",
         "failure": failure,
         "backup": _backup_block(spec, located, verified, taken_at),
-        "scratch_table": _scratch_block(spec, scratch_deleted),
+        "scratch_table": _scratch_block(spec, scratch_deleted, created, dropped),
         "restore": _restore_block(restored),
         "validation": _validation_block(validated),
         "objectives": _objectives_block(spec, restored, validated, taken_at),

@@ -29,7 +29,13 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "export_prefix": None,
     "selection": None,
     **VALIDATION_DEFAULTS,
+    "include_indexes": True,
+    "key_schema": None,
+    "restore_workers": 16,  # sized for real DynamoDB round trips (see benchmarks/README.md)
+    "import_table": False,
 }
+SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
+DEFAULT_SWEEP_MAX_AGE_HOURS = 24
 
 # One schema per per-table setting: the DAG's Params and the plan file share them.
 SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -60,6 +66,24 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "sample_seed": {"type": ["null", "integer"], "minimum": 0, "maximum": 2**63 - 1},
     "fail_on_type_drift": {"type": "boolean"},
     "scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
+    "include_indexes": {"type": "boolean"},
+    "key_schema": {
+        "type": ["null", "array"],
+        "description": "For file backups when the source table is gone: partition key, then optional sort key.",
+        "minItems": 1,
+        "maxItems": 2,
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "type"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "type": {"enum": ["S", "N", "B"]},
+            },
+        },
+    },
+    "restore_workers": {"type": "integer", "minimum": 1, "maximum": 64},
+    "import_table": {"type": "boolean"},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -115,6 +139,10 @@ class DrillSpec:
     export_prefix: str | None = None
     selection: dict[str, Any] | None = None
     validation: dict[str, Any] | None = None
+    include_indexes: bool = True
+    key_schema: list[dict[str, str]] | None = None
+    restore_workers: int = 16
+    import_table: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,6 +254,10 @@ def resolve_drill_specs(
                 export_prefix=merged["export_prefix"],
                 selection=selection,
                 validation={key: merged[key] for key in VALIDATION_DEFAULTS},
+                include_indexes=merged["include_indexes"],
+                key_schema=merged["key_schema"],
+                restore_workers=merged["restore_workers"],
+                import_table=merged["import_table"],
             )
         )
     return specs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timedelta
+from typing import Any
 
 DEFAULT_SCRATCH_PREFIX = "drill-"
 SCRATCH_TAG = "dr-drill:scratch"
@@ -39,3 +41,85 @@ def scratch_tags(table_name: str, run_id: str) -> list[dict[str, str]]:
 def is_scratch_of(name: str, tags: dict[str, str], *, prefix: str, run_id: str) -> bool:
     """Return True only for a table named with ``prefix`` AND tagged as scratch of ``run_id``."""
     return name.startswith(prefix) and tags.get(SCRATCH_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id[:256]
+
+
+def _projection(index: dict[str, Any]) -> dict[str, Any]:
+    projection = index.get("Projection") or {"ProjectionType": "ALL"}
+    return {key: value for key, value in projection.items() if key in ("ProjectionType", "NonKeyAttributes")}
+
+
+def _index_definitions(indexes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "IndexName": index["IndexName"],
+            "KeySchema": [dict(entry) for entry in index["KeySchema"]],
+            "Projection": _projection(index),
+        }
+        for index in indexes or ()
+    ]
+
+
+def scratch_table_definition(
+    description: dict[str, Any], *, include_indexes: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the schema part of CreateTable for a scratch copy of a table.
+
+    ``description`` is DescribeTable's ``Table``, or a backup's source table details with
+    its ``GlobalSecondaryIndexes``/``LocalSecondaryIndexes``. Throughput settings are not
+    copied: scratch tables are on demand. Attribute definitions are kept only for the
+    attributes the key schema and the kept indexes use, as CreateTable requires.
+    """
+    definition: dict[str, list[dict[str, Any]]] = {"KeySchema": [dict(entry) for entry in description["KeySchema"]]}
+    if include_indexes:
+        for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            indexes = _index_definitions(description.get(kind))
+            if indexes:
+                definition[kind] = indexes
+    used = {
+        entry["AttributeName"]
+        for schema in [definition["KeySchema"]]
+        + [
+            index["KeySchema"]
+            for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+            for index in definition.get(kind, ())
+        ]
+        for entry in schema
+    }
+    definition["AttributeDefinitions"] = [
+        dict(entry) for entry in description["AttributeDefinitions"] if entry["AttributeName"] in used
+    ]
+    return definition
+
+
+def definition_from_plan_key_schema(key_schema: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """Return a scratch table definition from the plan's ``key_schema`` (partition key first, then sort key)."""
+    return {
+        "KeySchema": [
+            {"AttributeName": entry["name"], "KeyType": "HASH" if position == 0 else "RANGE"}
+            for position, entry in enumerate(key_schema)
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": entry["name"], "AttributeType": entry["type"]} for entry in key_schema
+        ],
+    }
+
+
+def index_names(definition: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Return the names of the secondary indexes a definition creates."""
+    return [
+        index["IndexName"]
+        for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+        for index in definition.get(kind, ())
+    ]
+
+
+def is_any_scratch(name: str, tags: dict[str, str], *, prefix: str) -> bool:
+    """Return True for a table named with ``prefix`` AND tagged as a drill's scratch table (of any run)."""
+    return name.startswith(prefix) and tags.get(SCRATCH_TAG) == "true"
+
+
+def is_stale_scratch(
+    name: str, tags: dict[str, str], created_at: datetime, *, prefix: str, now: datetime, max_age: timedelta
+) -> bool:
+    """Return True for a scratch table (prefix AND tag) created more than ``max_age`` before ``now``."""
+    return is_any_scratch(name, tags, prefix=prefix) and now - created_at > max_age

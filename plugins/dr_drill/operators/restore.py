@@ -1,9 +1,10 @@
-"""Restoring the backup's items into the scratch table."""
+"""Restoring the backup into the scratch table: streamed batch writes, or waiting for a server-side restore."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Context
@@ -14,69 +15,200 @@ from dr_drill.aws.scratch_tables import (
     KeySchema,
     assert_scratch_table,
 )
+from dr_drill.aws.server_side_restore import claim_restored_table
+from dr_drill.aws.validation import count_items
 from dr_drill.core.digest import BucketedDigest, digesting
 from dr_drill.core.errors import RestoreIncomplete
+from dr_drill.core.restore import BATCH_WRITE, IMPORT_TABLE, combine_restore_results, progress_line
 from dr_drill.operators.base import DrillStepOperator, now
+from dr_drill.operators.server_side_restore import ServerSideRestoreTrigger
+
+DEFAULT_SERVER_SIDE_TIMEOUT = timedelta(hours=6)
+
+
+def _expected_items(verified: dict[str, Any] | None, located: dict[str, Any]) -> int | None:
+    if verified and verified.get("item_count") is not None:
+        return verified["item_count"]
+    return located.get("item_count")
+
+
+def _raise_if_incomplete(result: dict[str, Any]) -> dict[str, Any]:
+    if result["items_failed"]:
+        reasons = "; ".join(f"{count} x {reason}" for reason, count in result["rejection_reasons"].items())
+        keys = ", ".join(result["rejected_keys"][:5]) or "none"
+        raise RestoreIncomplete(
+            f"{result['items_failed']} of {result['items_read']} items could not be written: "
+            f"{reasons or 'retries exhausted'} (first hashed keys: {keys})",
+            details=result,
+        )
+    return result
 
 
 class RestoreBackupOperator(DrillStepOperator):
-    """Stream the backup's items into the scratch table with concurrent, retried batch writes.
+    """Restore the backup into the scratch table.
+
+    Streamed sources (s3_json, s3_export) go through concurrent, retried batch writes in this
+    task. Server-side restores (native_backup, pitr, ImportTable) were started by the setup
+    task; this task defers to the triggerer until DynamoDB has finished, then tags the table.
 
     :param located: what the locate step returned.
     :param scratch: what the create-scratch-table step returned.
-    :param workers: concurrent BatchWriteItem calls.
+    :param verified: what the verify step returned (its item count is the expected total in the log).
+    :param workers: concurrent BatchWriteItem calls; default: the plan's ``restore_workers``.
+    :param data_files: for a restore split over mapped tasks, the s3_export data files of this one.
+    :param server_side_timeout: how long to wait for a server-side restore before the drill fails.
     """
 
-    template_fields: Sequence[str] = ("spec", "located", "scratch")
+    template_fields: Sequence[str] = ("spec", "located", "scratch", "verified", "data_files")
     step = "restore"
 
-    def __init__(self, *, located: dict[str, Any], scratch: dict[str, Any], workers: int = 8, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        located: dict[str, Any],
+        scratch: dict[str, Any],
+        verified: dict[str, Any] | None = None,
+        workers: int | None = None,
+        data_files: list[str] | None = None,
+        server_side_timeout: timedelta = DEFAULT_SERVER_SIDE_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.located = located
         self.scratch = scratch
+        self.verified = verified
         self.workers = workers
+        self.data_files = data_files
+        self.server_side_timeout = server_side_timeout
+        self._event: dict[str, Any] | None = None
 
     def run(self, context: Context) -> dict[str, Any]:
+        method = self.scratch.get("method", BATCH_WRITE)
+        if method == BATCH_WRITE:
+            return self._batch_write()
+        if self._event is None:
+            self._defer(method)
+        return self._finish_server_side(method, self._event)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: finish (or fail) the server-side restore."""
+        self._event = event
+        return self.execute(context)
+
+    def _defer(self, method: str) -> None:
+        deadline = now() + self.server_side_timeout
+        self.log.info("Waiting in the triggerer for %s into %s (until %s)", method, self.scratch["name"], deadline)
+        self.defer(
+            trigger=ServerSideRestoreTrigger(
+                method=method,
+                table_name=self.scratch["name"],
+                deadline=deadline.isoformat(),
+                import_arn=self.scratch.get("import_arn"),
+                aws_conn_id=self.aws_conn_id,
+            ),
+            method_name="execute_complete",
+            # A backstop: the trigger itself reports the deadline, with a clear reason.
+            timeout=self.server_side_timeout + timedelta(minutes=10),
+        )
+
+    def _finish_server_side(self, method: str, event: dict[str, Any]) -> dict[str, Any]:
         spec = self.spec
-        ddb = self.dynamodb_client(max_pool_connections=self.workers + 2)
+        name = self.scratch["name"]
+        if event["state"] == "timeout":
+            raise RestoreIncomplete(
+                f"{method} into {name} did not finish within {self.server_side_timeout} (deadline {event['deadline']})"
+            )
+        if event["state"] != "done":
+            raise RestoreIncomplete(f"{method} into {name} failed: {event.get('reason', 'unknown')}")
+        ddb = self.dynamodb_client()
+        # Tagged before anything reads from, writes to or deletes it.
+        claim_restored_table(
+            ddb,
+            name,
+            prefix=spec["scratch_prefix"],
+            run_id=spec["run_id"],
+            source_table=spec["table_name"],
+            method=method,
+            located=self.located,
+            import_arn=self.scratch.get("import_arn"),
+        )
+        # ImportTable reports its own count; a restored table's ItemCount is stale, so count exactly.
+        restored = (
+            event["items"] if method == IMPORT_TABLE and event.get("items") is not None else count_items(ddb, name)
+        )
+        failed = int(event.get("error_count") or 0)
+        self.log.info(
+            "%s into %s done: %d items after %.0f s in the triggerer", method, name, restored, event["waited_seconds"]
+        )
+        result = {
+            "method": method,
+            "items_read": restored + failed,
+            "items_restored": restored,
+            "items_failed": failed,
+            "duplicate_keys": 0,
+            "retries": 0,
+            "throttled_requests": 0,
+            "rejected_keys": [],
+            "rejection_reasons": {"ImportTable item errors": failed} if failed else {},
+            "workers": None,
+            "started_at": self.scratch["started_at"],
+            "finished_at": now().isoformat(),
+        }
+        return _raise_if_incomplete(result)
+
+    def _batch_write(self) -> dict[str, Any]:
+        spec = self.spec
+        workers = self.workers or spec.get("restore_workers", 16)
+        ddb = self.dynamodb_client(max_pool_connections=workers + 2)
         # Checked here, not trusted from the setup task: the restore writes only to this drill's table.
         assert_scratch_table(ddb, self.scratch["name"], prefix=spec["scratch_prefix"], run_id=spec["run_id"])
         key_names = KeySchema(self.scratch["key_schema"], self.scratch["attribute_definitions"]).key_names
         backup_digest = BucketedDigest(key_names)  # every item read, for the validate step's content proof
+        expected = None if self.data_files else _expected_items(self.verified, self.located)
+        writes_started_at = now()
         clock = time.monotonic()
 
         def progress(stats: RestoreStats) -> None:
-            elapsed = time.monotonic() - clock
             self.log.info(
-                "Restored %d items (%d read) in %.0f s, %.0f items/s",
-                stats.items_restored,
-                stats.items_read,
-                elapsed,
-                stats.items_restored / elapsed if elapsed else 0.0,
+                "Restore progress: %s", progress_line(stats.items_restored, expected, time.monotonic() - clock)
             )
 
         stats = restore_items(
             ddb,
             self.scratch["name"],
-            digesting(iter_backup_items(self.s3_client(), self.located), backup_digest),
+            digesting(iter_backup_items(self.s3_client(), self.located, data_files=self.data_files), backup_digest),
             key_names=key_names,
             batch_size=spec["batch_size"],
-            workers=self.workers,
+            workers=workers,
             on_progress=progress,
         )
         progress(stats)
         result = {
             **stats.as_dict(),
-            "workers": self.workers,
+            "method": BATCH_WRITE,
+            "workers": workers,
             "started_at": self.scratch["started_at"],
+            "writes_started_at": writes_started_at.isoformat(),
             "finished_at": now().isoformat(),
             "backup_digest": backup_digest.to_dict(),
         }
-        if stats.items_failed:
-            reasons = "; ".join(f"{count} x {reason}" for reason, count in stats.rejection_reasons.items())
-            raise RestoreIncomplete(
-                f"{stats.items_failed} of {stats.items_read} items could not be written: "
-                f"{reasons or 'retries exhausted'} (first hashed keys: {', '.join(stats.rejected_keys[:5]) or 'none'})",
-                details=result,
-            )
-        return result
+        return _raise_if_incomplete(result)
+
+
+class CombineRestoreOperator(DrillStepOperator):
+    """Add up the results of a restore split over mapped tasks into one restore result.
+
+    :param parts: the mapped restore tasks' results.
+    """
+
+    template_fields: Sequence[str] = ("spec", "parts")
+    step = "restore"
+
+    def __init__(self, *, parts: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts = parts
+
+    def run(self, context: Context) -> dict[str, Any]:
+        combined = combine_restore_results(list(self.parts))
+        self.log.info("Combined %d restore parts: %d items restored", combined["parts"], combined["items_restored"])
+        return _raise_if_incomplete(combined)

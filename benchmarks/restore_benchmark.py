@@ -1,0 +1,294 @@
+"""Restore throughput and memory: the original algorithm, this engine, and the raw BatchWriteItem limit.
+
+Side by side in one run, on one moto server and the same backup object, once with no added
+latency and once through a loopback proxy adding ``--latency-ms`` to every request. Each
+measurement runs in its own child process, so its peak RSS is its own.
+
+    PYTHONPATH=plugins:. .venv/bin/python -m benchmarks.restore_benchmark
+
+Not part of the test suite. See benchmarks/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = "app-users"
+BUCKET = "bench-backups"
+KEY_SCHEMA = [{"AttributeName": "user_id", "KeyType": "HASH"}]
+ATTRIBUTES = [{"AttributeName": "user_id", "AttributeType": "S"}]
+
+
+def _client(service: str, endpoint: str, pool: int = 10) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(max_pool_connections=pool, retries={"mode": "standard"}),
+    )
+
+
+def _resource(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _peak_rss_mb() -> float:
+    """This process image's own high-water RSS (VmHWM); ru_maxrss would include the parent's from before exec."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the three algorithms, each run in a child process -------------------------------------------
+
+
+def run_original(endpoint: str, table: str, key: str, workers: int) -> int:
+    """The original function, faithfully: whole-object json.loads, sequential batch_writer blocks of 25.
+
+    Numbers are parsed as Decimal (the original's floats are refused by boto3 outright, so
+    it could not restore this backup at all); everything else is as it was.
+    """
+    s3 = _client("s3", endpoint)
+    data = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read(), parse_float=Decimal)
+    items = data["data"]
+    ddb_table = _resource(endpoint).Table(table)
+    restored = 0
+    for start in range(0, len(items), 25):
+        with ddb_table.batch_writer() as batch:
+            for item in items[start : start + 25]:
+                batch.put_item(Item=item)
+                restored += 1
+    return restored
+
+
+def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
+    """This project's engine, exactly as the restore operator calls it."""
+    from dr_drill.aws.backup_items import iter_backup_items
+    from dr_drill.aws.restore import restore_items
+
+    located = {"source": "s3_json", "bucket": BUCKET, "key": key}
+    stats = restore_items(
+        _client("dynamodb", endpoint, pool=workers + 2),
+        table,
+        iter_backup_items(_client("s3", endpoint), located),
+        key_names=("user_id",),
+        batch_size=25,
+        workers=workers,
+    )
+    if stats.items_failed:
+        raise RuntimeError(f"{stats.items_failed} items failed")
+    if stats.retries or stats.throttled_requests:
+        print(f"engine retries={stats.retries} throttled={stats.throttled_requests}", file=sys.stderr)
+    return stats.items_restored
+
+
+def prepare_raw(endpoint: str, key: str) -> list[list[dict[str, Any]]]:
+    """The raw limit's input, built before the clock starts: typed items already in requests of 25."""
+    from dr_drill.core.items import to_typed_item
+
+    s3 = _client("s3", endpoint)
+    items = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read(), parse_float=Decimal)["data"]
+    typed = [{"PutRequest": {"Item": to_typed_item(item)}} for item in items]
+    return [typed[start : start + 25] for start in range(0, len(typed), 25)]
+
+
+def run_raw(endpoint: str, table: str, batches: list[list[dict[str, Any]]], workers: int) -> int:
+    """BatchWriteItem from ``workers`` threads, no parsing at all: the most this endpoint can take."""
+    ddb = _client("dynamodb", endpoint, pool=workers + 2)
+
+    def send(batch: list[dict[str, Any]]) -> int:
+        pending = batch
+        while pending:
+            pending = ddb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+        return len(batch)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(send, batches, chunksize=1))
+
+
+def child(args: argparse.Namespace) -> None:
+    baseline = _peak_rss_mb()
+    raw_input = prepare_raw(args.endpoint, args.key) if args.algorithm == "raw" else None
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    if args.algorithm == "original":
+        restored = run_original(args.endpoint, args.table, args.key, args.workers)
+    elif args.algorithm == "engine":
+        restored = run_engine(args.endpoint, args.table, args.key, args.workers)
+    else:
+        restored = run_raw(args.endpoint, args.table, raw_input or [], args.workers)
+    seconds = time.perf_counter() - started
+    result = {
+        "items": restored,
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "peak_rss_mb": _peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }
+    print(json.dumps(result))
+
+
+# --- the driver ----------------------------------------------------------------------------------
+
+
+def _seed_backup(endpoint: str, items: int) -> str:
+    from demo.sample_data import json_backup_document, put_json_backup, sample_items
+
+    taken_at = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
+    s3 = _client("s3", endpoint)
+    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=BUCKET)
+    document = json_backup_document(TABLE, sample_items(TABLE, items), taken_at)
+    document["table_name"] = f"{TABLE}-{items}"
+    return put_json_backup(s3, BUCKET, document, taken_at)
+
+
+_RUNS = iter(range(1, 10**6))
+
+
+def _measure(algorithm: str, endpoint: str, key: str, workers: int, items: int, label: str) -> dict[str, Any]:
+    ddb = _client("dynamodb", endpoint)
+    table = f"bench-{algorithm}-{label}-{items}-{next(_RUNS)}"
+    ddb.create_table(
+        TableName=table, KeySchema=KEY_SCHEMA, AttributeDefinitions=ATTRIBUTES, BillingMode="PAY_PER_REQUEST"
+    )
+    ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    command = [sys.executable, "-m", "benchmarks.restore_benchmark", "--child", algorithm]
+    command += ["--endpoint", endpoint, "--table", table, "--key", key, "--workers", str(workers)]
+    env = {"PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT, env=env)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["notes"] = [line for line in completed.stderr.splitlines() if line.startswith("engine retries")]
+    count = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
+    ddb.delete_table(TableName=table)
+    if count != items or result["items"] != items:
+        raise RuntimeError(f"{algorithm} restored {result['items']} items, the table holds {count}, expected {items}")
+    result["items_per_second"] = items / result["seconds"]
+    print(
+        f"  {label:>8} {algorithm:>8} {items:>7} items  {result['items_per_second']:>8.0f} items/s"
+        f"  {result['seconds']:>7.1f} s  cpu {result.get('cpu_seconds', 0):>5.1f} s"
+        f"  peak RSS {result['peak_rss_mb']:.0f} MB {' '.join(result['notes'])}",
+        flush=True,
+    )
+    return result
+
+
+def _throughput(
+    endpoint: str, key: str, items: int, workers: int, label: str, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """The original once (it is far behind); engine and raw alternated ``rounds`` times, the median kept."""
+    runs: dict[str, list[dict[str, Any]]] = {"original": [_measure("original", endpoint, key, workers, items, label)]}
+    for _ in range(rounds):
+        for name in ("engine", "raw"):
+            runs.setdefault(name, []).append(_measure(name, endpoint, key, workers, items, label))
+    return {
+        name: sorted(results, key=lambda r: r["items_per_second"])[len(results) // 2] for name, results in runs.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=["original", "engine", "raw"], dest="algorithm")
+    parser.add_argument("--endpoint")
+    parser.add_argument("--table")
+    parser.add_argument("--key")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--items", type=int, default=20_000, help="items of the throughput runs")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--rss-items", type=int, nargs=2, default=[2_000, 200_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--rss-algorithms", nargs="+", default=["engine", "original"])
+    parser.add_argument("--rounds", type=int, default=3, help="engine/raw repetitions per latency (median kept)")
+    parser.add_argument(
+        "--worker-sweep", type=int, nargs="*", default=[], help="engine worker counts to try at latency"
+    )
+    args = parser.parse_args()
+    if args.algorithm:
+        child(args)
+        return 0
+
+    from benchmarks.latency_proxy import LatencyProxy
+    from demo.emulator import Emulator
+
+    report: dict[str, Any] = {"workers": args.workers, "items": args.items, "latency_ms": args.latency_ms}
+    with Emulator() as emulator:
+        key = _seed_backup(emulator.endpoint_url, args.items)
+        print(f"moto server {emulator.endpoint_url}; backup of {args.items} items; {args.workers} workers", flush=True)
+        if args.items:
+            url = emulator.endpoint_url
+            report["no_latency"] = _throughput(url, key, args.items, args.workers, "0ms", args.rounds)
+            with LatencyProxy(url, args.latency_ms / 1000) as proxy:
+                label = f"{args.latency_ms:.0f}ms"
+                report["latency"] = _throughput(proxy.endpoint_url, key, args.items, args.workers, label, args.rounds)
+                report["worker_sweep"] = {
+                    count: round(
+                        _measure("engine", proxy.endpoint_url, key, count, args.items, label)["items_per_second"]
+                    )
+                    for count in args.worker_sweep
+                }
+        report["rss"] = {}
+        for size in args.rss_items:
+            size_key = key if size == args.items and args.items else _seed_backup(emulator.endpoint_url, size)
+            report["rss"][size] = {
+                name: _measure(name, emulator.endpoint_url, size_key, args.workers, size, "rss")
+                for name in args.rss_algorithms
+            }
+    print(json.dumps(_summary(report), indent=2))
+    return 0
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    def rates(runs: dict[str, Any]) -> dict[str, float]:
+        return {name: round(run["items_per_second"]) for name, run in runs.items()}
+
+    small, large = sorted(report["rss"])
+    summary = {"workers": report["workers"], "items": report["items"], "latency_ms": report["latency_ms"]}
+    for label in ("no_latency", "latency"):
+        if label not in report:
+            continue
+        r = rates(report[label])
+        summary[label] = {
+            "items_per_second": r,
+            "engine_vs_original": round(r["engine"] / r["original"], 2),
+            "engine_vs_raw": round(r["engine"] / r["raw"], 2),
+        }
+    if report.get("worker_sweep"):
+        summary["engine_items_per_second_by_workers_at_latency"] = report["worker_sweep"]
+    summary["peak_rss_mb"] = {
+        name: {str(size): round(report["rss"][size][name]["peak_rss_mb"], 1) for size in (small, large)}
+        for name in report["rss"][small]
+    }
+    summary["engine_rss_growth_mb"] = round(
+        report["rss"][large]["engine"]["peak_rss_mb"] - report["rss"][small]["engine"]["peak_rss_mb"], 1
+    )
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(main())

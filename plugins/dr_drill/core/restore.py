@@ -1,0 +1,76 @@
+"""How a backup is restored, how its progress reads, and how a split restore adds up: pure logic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dr_drill.core.digest import BucketedDigest
+
+BATCH_WRITE = "batch_write"
+RESTORE_FROM_BACKUP = "restore_from_backup"
+RESTORE_TO_POINT_IN_TIME = "restore_to_point_in_time"
+IMPORT_TABLE = "import_table"
+SERVER_SIDE_METHODS = (RESTORE_FROM_BACKUP, RESTORE_TO_POINT_IN_TIME, IMPORT_TABLE)
+_COUNTS = ("items_read", "items_restored", "items_failed", "duplicate_keys", "retries", "throttled_requests")
+
+
+def restore_method(backup_source: str, *, import_table: bool = False) -> str:
+    """Return how a backup of ``backup_source`` is restored into the scratch table."""
+    if backup_source == "native_backup":
+        return RESTORE_FROM_BACKUP
+    if backup_source == "pitr":
+        return RESTORE_TO_POINT_IN_TIME
+    if backup_source == "s3_export" and import_table:
+        return IMPORT_TABLE
+    return BATCH_WRITE
+
+
+def progress_line(done: int, expected: int | None, elapsed_seconds: float) -> str:
+    """Return ``done/expected items, rate, ETA`` for the task log; the ETA only when the total is known."""
+    rate = done / elapsed_seconds if elapsed_seconds > 0 else 0.0
+    total = "?" if expected is None else str(expected)
+    line = f"{done}/{total} items in {elapsed_seconds:.0f} s, {rate:.0f} items/s"
+    if expected is not None and rate > 0:
+        line += f", ETA {max(expected - done, 0) / rate:.0f} s"
+    return line
+
+
+def split_data_files(data_files: Sequence[str], files_per_task: int) -> list[list[str]]:
+    """Split an s3_export's data files into consecutive groups of at most ``files_per_task``."""
+    if files_per_task < 1:
+        raise ValueError("files_per_task must be at least 1")
+    return [list(data_files[start : start + files_per_task]) for start in range(0, len(data_files), files_per_task)]
+
+
+def combine_restore_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the results of a restore split over several tasks into one restore result.
+
+    Counts add; rejected keys and reasons are merged; the span is the earliest start to the
+    latest finish; any ``backup_digest`` (BucketedDigest.to_dict()) is merged, which is exact
+    because the digest is additive.
+    """
+    if not parts:
+        raise ValueError("no restore results to combine")
+    combined: dict[str, Any] = {name: sum(part.get(name, 0) for part in parts) for name in _COUNTS}
+    reasons: dict[str, int] = {}
+    for part in parts:
+        for reason, count in (part.get("rejection_reasons") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    rejected = [key for part in parts for key in part.get("rejected_keys") or ()]
+    combined.update(
+        method=parts[0].get("method", BATCH_WRITE),
+        workers=sum(part.get("workers", 0) for part in parts),
+        rejected_keys=rejected[:20],
+        rejection_reasons=reasons,
+        started_at=min(part["started_at"] for part in parts),
+        finished_at=max(part["finished_at"] for part in parts),
+        parts=len(parts),
+    )
+    digests = [part["backup_digest"] for part in parts if part.get("backup_digest") is not None]
+    if digests:
+        merged = BucketedDigest.from_dict(digests[0])
+        for digest in digests[1:]:
+            merged = merged.merge(BucketedDigest.from_dict(digest))
+        combined["backup_digest"] = merged.to_dict()
+    return combined

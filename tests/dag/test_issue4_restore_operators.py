@@ -1,0 +1,295 @@
+"""Issue 4's operators under dag.test(): server-side restores awaited in the (inline) triggerer, and the guards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dr_drill.aws.scratch_tables import _tags, describe_table
+from dr_drill.aws.validation import count_items
+from dr_drill.core.errors import UnsafeTarget
+from dr_drill.core.items import to_typed_item
+from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, scratch_table_name
+
+SOURCE = "ledger"
+PREFIX = "drill-"
+
+
+def _source(ddb, items=40):
+    ddb.create_table(
+        TableName=SOURCE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for number in range(items):
+        ddb.put_item(TableName=SOURCE, Item=to_typed_item({"pk": f"k{number}", "amount": number}))
+
+
+def _snapshot(ddb, table):
+    return sorted(
+        json.dumps(item, sort_keys=True)
+        for page in ddb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    )
+
+
+def _spec(run_id, scratch_table=None, keep=False):
+    return {
+        "table_name": SOURCE,
+        "run_id": run_id,
+        "scratch_prefix": PREFIX,
+        "scratch_table": scratch_table or scratch_table_name(SOURCE, run_id, PREFIX),
+        "keep_scratch_table": keep,
+        "batch_size": 25,
+        "restore_workers": 4,
+        "backup_source": "native_backup",
+        "include_indexes": True,
+        "key_schema": None,
+        "import_table": False,
+    }
+
+
+def _server_side_dag(dag_id, spec, located, timeout=timedelta(minutes=5)):
+    from airflow.sdk import DAG
+
+    from dr_drill.operators.restore import RestoreBackupOperator
+    from dr_drill.operators.scratch import CreateScratchTableOperator, DropScratchTableOperator
+
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)) as dag:
+        create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=located)
+        restore = RestoreBackupOperator(
+            task_id="restore", spec=spec, located=located, scratch=create.output, server_side_timeout=timeout
+        )
+        drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, setup_task_id=create.task_id)
+        create >> restore >> drop
+        drop.as_teardown(setups=create)
+    _serialize(dag)
+    return dag
+
+
+def _serialize(dag):
+    """dag.test() runs only DAGs the metadata DB knows; this one lives in the test, not the DAG folder."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+        session.commit()
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+        )
+
+
+@pytest.mark.parametrize(
+    ("source", "keep"),
+    [
+        pytest.param("native_backup", True, id="native-backup-kept"),
+        pytest.param("pitr", False, id="pitr-dropped"),
+    ],
+)
+def test_server_side_restore_waits_in_the_triggerer_and_tags_the_table(aws, source, keep):
+    ddb = aws.client("dynamodb")
+    _source(ddb)
+    ddb.update_continuous_backups(
+        TableName=SOURCE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
+    located = {
+        "source": source,
+        "location": backup_arn,
+        "candidates_considered": 1,
+        "backup_arn": backup_arn,
+        "source_table_name": SOURCE,
+        "restore_time": datetime.now(UTC).isoformat(),
+    }
+    run_id = f"issue4-{source}"
+    spec = {**_spec(run_id, keep=keep), "backup_source": source}
+    before = _snapshot(ddb, SOURCE)
+
+    run = _server_side_dag(f"issue4_{source}", spec, located).test()
+
+    assert run.state == "success"
+    restore_ti = run.get_task_instance("restore")
+    assert restore_ti.state == "success"
+    name = spec["scratch_table"]
+    if keep:
+        assert _tags(ddb, describe_table(ddb, name)["TableArn"])[RUN_ID_TAG] == run_id
+        assert _snapshot(ddb, name) == before
+    else:
+        assert describe_table(ddb, name) is None
+    assert _snapshot(ddb, SOURCE) == before
+
+
+def test_a_backup_gone_before_the_restore_fails_the_setup_with_a_named_reason(aws):
+    ddb = aws.client("dynamodb")
+    _source(ddb)
+    backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
+    ddb.delete_backup(BackupArn=backup_arn)  # gone between locate and restore
+    located = {"source": "native_backup", "location": backup_arn, "candidates_considered": 1, "backup_arn": backup_arn}
+    run_id = "issue4-gone-backup"
+
+    run = _server_side_dag("issue4_gone_backup", _spec(run_id), located).test()
+
+    assert run.state == "failed"
+    create = run.get_task_instance("create_scratch_table")
+    assert create.state == "failed"
+    failure = create.xcom_pull(task_ids="create_scratch_table", key="drill_failure")
+    assert "BackupNotFoundException" in failure["reason"]
+    assert describe_table(ddb, _spec(run_id)["scratch_table"]) is None
+    assert describe_table(ddb, SOURCE) is not None
+
+
+def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_drill(aws):
+    from dr_drill.aws.server_side_restore import start_server_side_restore
+    from dr_drill.operators.scratch import DropScratchTableOperator
+
+    ddb = aws.client("dynamodb")
+    _source(ddb)
+    backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
+    located = {"source": "native_backup", "backup_arn": backup_arn, "source_table_name": SOURCE}
+    spec = _spec("run-crashed")
+    # The restore was started, then the drill died before the restore step tagged the table.
+    start_server_side_restore(
+        ddb, method="restore_from_backup", name=spec["scratch_table"], located=located, include_indexes=True
+    )
+    claim = {"method": "restore_from_backup", "located": located}
+    drop = DropScratchTableOperator(task_id="drop", spec=spec, setup_task_id="create")
+
+    assert drop.run({"ti": _FakeTI({"scratch_claim": claim})})["deleted"] is True
+    assert describe_table(ddb, spec["scratch_table"]) is None
+    assert describe_table(ddb, SOURCE) is not None
+
+
+def test_trigger_reports_the_deadline_so_the_drill_fails_clearly(aws, monkeypatch):
+    from dr_drill.operators import server_side_restore as module
+
+    monkeypatch.setattr(module, "server_side_status", lambda *args, **kwargs: {"state": "running"})
+    trigger = module.ServerSideRestoreTrigger(
+        method="restore_from_backup",
+        table_name="drill-x-1",
+        deadline=(datetime.now(UTC) + timedelta(seconds=0.3)).isoformat(),
+        poll_seconds=0.1,
+    )
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    payload = asyncio.run(first_event())
+    assert payload["state"] == "timeout"
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "dr_drill.operators.server_side_restore.ServerSideRestoreTrigger"
+    assert kwargs["deadline"] == trigger.deadline
+
+
+class _FakeTI:
+    map_index = -1
+
+    def __init__(self, claims):
+        self.claims = claims
+
+    def xcom_pull(self, task_ids, key, map_indexes):
+        return self.claims.get(key)
+
+    def xcom_push(self, key, value):
+        self.claims[key] = value
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        pytest.param(None, id="no-claim"),
+        pytest.param({"method": "restore_from_backup", "located": {"backup_arn": "arn:x"}}, id="server-side-claim"),
+    ],
+)
+def test_teardown_pointed_at_the_source_refuses_and_leaves_it_untouched(aws, claim):
+    from dr_drill.operators.scratch import DropScratchTableOperator
+
+    ddb = aws.client("dynamodb")
+    _source(ddb)
+    before = _snapshot(ddb, SOURCE)
+    drop = DropScratchTableOperator(task_id="drop", spec=_spec("run-1", scratch_table=SOURCE), setup_task_id="create")
+
+    with pytest.raises(UnsafeTarget):
+        drop.run({"ti": _FakeTI({"scratch_claim": claim})})
+
+    assert _snapshot(ddb, SOURCE) == before
+    assert SCRATCH_TAG not in _tags(ddb, describe_table(ddb, SOURCE)["TableArn"])
+
+
+def test_restore_pointed_at_the_source_refuses_and_leaves_it_untouched(aws):
+    from dr_drill.operators.restore import RestoreBackupOperator
+
+    ddb, s3 = aws.client("dynamodb"), aws.client("s3")
+    _source(ddb)
+    s3.create_bucket(Bucket="backups")
+    s3.put_object(Bucket="backups", Key="b.json", Body=b'{"data": [{"pk": "k1", "amount": 999}]}')
+    before = _snapshot(ddb, SOURCE)
+    restore = RestoreBackupOperator(
+        task_id="restore",
+        spec=_spec("run-1", scratch_table=SOURCE),
+        located={"source": "s3_json", "bucket": "backups", "key": "b.json", "location": "s3://backups/b.json"},
+        scratch={
+            "name": SOURCE,
+            "method": "batch_write",
+            "key_schema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "attribute_definitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "started_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+    with pytest.raises(UnsafeTarget, match="not a scratch table of this drill"):
+        restore.run({})
+
+    assert _snapshot(ddb, SOURCE) == before
+
+
+def test_a_restore_split_over_data_files_combines_into_one_result(aws, monkeypatch):
+    """s3_export's reader is issue 3's: a fake reader stands in, keyed by data file like the real one."""
+    from dr_drill.aws.scratch_tables import create_scratch_table
+    from dr_drill.core.restore import split_data_files
+    from dr_drill.operators import restore as module
+
+    files = [f"AWSDynamoDB/e1/data/part-{n}.json.gz" for n in range(5)]
+    items_of = {name: [to_typed_item({"pk": f"{name}-{i}", "n": i}) for i in range(30)] for name in files}
+
+    def fake_items(s3, located, data_files=None):
+        for name in data_files or files:
+            yield from items_of[name]
+
+    monkeypatch.setattr(module, "iter_backup_items", fake_items)
+    ddb = aws.client("dynamodb")
+    spec = _spec("run-split")
+    definition = {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    }
+    create_scratch_table(
+        ddb, spec["scratch_table"], source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=spec["run_id"]
+    )
+    scratch = {
+        "name": spec["scratch_table"],
+        "method": "batch_write",
+        "key_schema": definition["KeySchema"],
+        "attribute_definitions": definition["AttributeDefinitions"],
+        "started_at": datetime.now(UTC).isoformat(),
+    }
+    located = {"source": "s3_export", "bucket": "b", "data_files": files, "item_count": 150}
+
+    parts = [
+        module.RestoreBackupOperator(
+            task_id=f"restore_{n}", spec=spec, located=located, scratch=scratch, data_files=group, workers=2
+        ).run({})
+        for n, group in enumerate(split_data_files(files, 2))
+    ]
+    combined = module.CombineRestoreOperator(task_id="combine", spec=spec, parts=parts).run({})
+
+    assert len(parts) == 3
+    assert combined["items_restored"] == 150 and combined["items_failed"] == 0 and combined["parts"] == 3
+    assert count_items(ddb, spec["scratch_table"]) == 150

@@ -1,0 +1,310 @@
+"""Issue 4's pure logic: scratch names and schemas, the restore method, progress, split restores, evidence."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dr_drill.core.digest import BucketedDigest
+from dr_drill.core.errors import InvalidDrillRequest
+from dr_drill.core.evidence import build_evidence, validate_evidence
+from dr_drill.core.items import to_typed_item
+from dr_drill.core.plan import Settings, resolve_drill_specs
+from dr_drill.core.restore import (
+    combine_restore_results,
+    progress_line,
+    restore_method,
+    split_data_files,
+)
+from dr_drill.core.scratch import (
+    definition_from_plan_key_schema,
+    index_names,
+    is_stale_scratch,
+    scratch_table_definition,
+    scratch_table_name,
+    scratch_tags,
+)
+
+SOURCE_DESCRIPTION = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "N"},
+        {"AttributeName": "status", "AttributeType": "S"},
+        {"AttributeName": "placed", "AttributeType": "S"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "by-status",
+            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["total"]},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+            "IndexStatus": "ACTIVE",
+            "ItemCount": 3,
+        }
+    ],
+    "LocalSecondaryIndexes": [
+        {
+            "IndexName": "by-placed",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "placed", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "IndexSizeBytes": 10,
+        }
+    ],
+}
+
+
+def test_scratch_definition_copies_indexes_without_throughput_or_status():
+    definition = scratch_table_definition(SOURCE_DESCRIPTION)
+
+    assert definition["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "by-status",
+            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["total"]},
+        }
+    ]
+    assert definition["LocalSecondaryIndexes"][0]["IndexName"] == "by-placed"
+    assert len(definition["AttributeDefinitions"]) == 4
+    assert index_names(definition) == ["by-status", "by-placed"]
+
+
+def test_leaving_indexes_out_also_drops_their_attribute_definitions():
+    definition = scratch_table_definition(SOURCE_DESCRIPTION, include_indexes=False)
+
+    assert set(definition) == {"KeySchema", "AttributeDefinitions"}
+    assert [a["AttributeName"] for a in definition["AttributeDefinitions"]] == ["pk", "sk"]
+
+
+def test_plan_key_schema_gives_partition_then_sort_key():
+    definition = definition_from_plan_key_schema([{"name": "id", "type": "S"}, {"name": "at", "type": "N"}])
+
+    assert definition["KeySchema"] == [
+        {"AttributeName": "id", "KeyType": "HASH"},
+        {"AttributeName": "at", "KeyType": "RANGE"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "run_id"),
+    [
+        pytest.param("a" * 255, "manual__2026-11-26T20:16:57.290203+00:00", id="longest-table-name"),
+        pytest.param("orders", "x" * 500, id="very-long-run-id"),
+        pytest.param("orders", "::::", id="run-id-of-only-bad-characters"),
+    ],
+)
+def test_scratch_names_stay_within_dynamodb_rules(table, run_id):
+    name = scratch_table_name(table, run_id, "drill-")
+
+    assert len(name) <= 255 and re.fullmatch(r"[a-zA-Z0-9_.-]{3,255}", name)
+    assert name.startswith("drill-")
+    assert name != scratch_table_name(table, run_id + "-retry", "drill-")
+    assert name == scratch_table_name(table, run_id, "drill-")
+
+
+def test_only_old_tables_with_prefix_and_scratch_tag_are_stale():
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    old = now - timedelta(hours=30)
+    tags = {tag["Key"]: tag["Value"] for tag in scratch_tags("orders", "run-1")}
+    day = timedelta(hours=24)
+
+    assert is_stale_scratch("drill-orders-x", tags, old, prefix="drill-", now=now, max_age=day)
+    assert not is_stale_scratch("drill-orders-x", tags, now - timedelta(hours=1), prefix="drill-", now=now, max_age=day)
+    assert not is_stale_scratch("orders", tags, old, prefix="drill-", now=now, max_age=day)
+    assert not is_stale_scratch("drill-orders-x", {}, old, prefix="drill-", now=now, max_age=day)
+
+
+@pytest.mark.parametrize(
+    ("source", "import_table", "method"),
+    [
+        pytest.param("s3_json", True, "batch_write", id="json-always-streamed"),
+        pytest.param("s3_export", False, "batch_write", id="export-streamed"),
+        pytest.param("s3_export", True, "import_table", id="export-imported"),
+        pytest.param("native_backup", False, "restore_from_backup", id="native"),
+        pytest.param("pitr", False, "restore_to_point_in_time", id="pitr"),
+    ],
+)
+def test_restore_method_follows_the_source_and_the_plan(source, import_table, method):
+    assert restore_method(source, import_table=import_table) == method
+
+
+def test_progress_line_gives_done_expected_rate_and_eta():
+    assert progress_line(5000, 20000, 10.0) == "5000/20000 items in 10 s, 500 items/s, ETA 30 s"
+    assert progress_line(5000, None, 10.0) == "5000/? items in 10 s, 500 items/s"
+
+
+def test_split_data_files_keeps_every_file_once():
+    files = [f"data/{n}.json.gz" for n in range(7)]
+
+    parts = split_data_files(files, 3)
+
+    assert parts == [files[0:3], files[3:6], files[6:7]]
+
+
+def _digest(items):
+    digest = BucketedDigest(key_names=("pk",))
+    for item in items:
+        digest.add(to_typed_item(item))
+    return digest
+
+
+def test_combined_split_restore_adds_counts_and_merges_digests():
+    items = [{"pk": f"k{n}", "v": n} for n in range(10)]
+    parts = [
+        {
+            "items_read": 6,
+            "items_restored": 6,
+            "items_failed": 0,
+            "duplicate_keys": 1,
+            "retries": 2,
+            "throttled_requests": 1,
+            "rejected_keys": [],
+            "rejection_reasons": {},
+            "workers": 8,
+            "method": "batch_write",
+            "started_at": "2026-11-26T02:00:05+00:00",
+            "finished_at": "2026-11-26T02:00:30+00:00",
+            "backup_digest": _digest(items[:6]).to_dict(),
+        },
+        {
+            "items_read": 4,
+            "items_restored": 3,
+            "items_failed": 1,
+            "duplicate_keys": 0,
+            "retries": 0,
+            "throttled_requests": 0,
+            "rejected_keys": ["abc"],
+            "rejection_reasons": {"too big": 1},
+            "workers": 8,
+            "method": "batch_write",
+            "started_at": "2026-11-26T02:00:01+00:00",
+            "finished_at": "2026-11-26T02:00:20+00:00",
+            "backup_digest": _digest(items[6:]).to_dict(),
+        },
+    ]
+
+    combined = combine_restore_results(parts)
+
+    assert combined["items_restored"] == 9 and combined["items_failed"] == 1 and combined["duplicate_keys"] == 1
+    assert combined["rejected_keys"] == ["abc"] and combined["rejection_reasons"] == {"too big": 1}
+    assert combined["started_at"] == "2026-11-26T02:00:01+00:00"
+    assert combined["finished_at"] == "2026-11-26T02:00:30+00:00"
+    assert combined["workers"] == 16
+    assert combined["backup_digest"] == _digest(items).to_dict()
+
+
+SPEC = {
+    "drill_id": "20261126T020000Z-0123456789ab",
+    "dag_id": "dynamodb_restore_drill",
+    "run_id": "scheduled__2026-11-26T02:00:00+00:00",
+    "started_at": "2026-11-26T02:00:00+00:00",
+    "table_name": "app-users",
+    "backup_source": "s3_json",
+    "scratch_table": "drill-app-users-scheduled-abc",
+    "keep_scratch_table": False,
+    "rto_target_seconds": 60,
+    "rpo_target_seconds": 86400,
+}
+
+
+def test_evidence_carries_restore_engine_and_scratch_table_figures():
+    restored = {
+        "items_restored": 1000,
+        "items_failed": 2,
+        "started_at": "2026-11-26T02:00:00+00:00",
+        "writes_started_at": "2026-11-26T02:00:05+00:00",
+        "finished_at": "2026-11-26T02:00:15+00:00",
+        "method": "batch_write",
+        "workers": 16,
+        "retries": 3,
+        "throttled_requests": 2,
+        "duplicate_keys": 1,
+        "rejected_keys": [f"h{n}" for n in range(25)],
+    }
+    record = build_evidence(
+        SPEC,
+        located=None,
+        verified=None,
+        restored=restored,
+        validated=None,
+        scratch_deleted=True,
+        failure={"step": "restore", "reason": "2 items rejected"},
+        generated_at=datetime(2026, 11, 26, 2, 1, tzinfo=UTC),
+        created={"created_at": "2026-11-26T02:00:04+00:00", "indexes": ["by-status"]},
+        dropped={"deleted": True, "kept": False, "deleted_at": "2026-11-26T02:00:50+00:00", "indexes": ["by-status"]},
+    )
+
+    validate_evidence(record)
+    block = record["restore"]
+    assert (block["method"], block["workers"], block["retries"], block["throttled_requests"]) == (
+        "batch_write",
+        16,
+        3,
+        2,
+    )
+    assert block["duplicate_keys"] == 1 and len(block["rejected_items"]) == 20
+    assert block["items_per_second"] == 100.0  # 1000 items over the 10 s of writes
+    assert record["scratch_table"] == {
+        "name": SPEC["scratch_table"],
+        "deleted": True,
+        "created_at": "2026-11-26T02:00:04+00:00",
+        "deleted_at": "2026-11-26T02:00:50+00:00",
+        "kept": False,
+        "indexes": ["by-status"],
+    }
+
+
+def test_evidence_says_when_the_scratch_table_was_kept():
+    record = build_evidence(
+        {**SPEC, "keep_scratch_table": True},
+        located=None,
+        verified=None,
+        restored=None,
+        validated=None,
+        scratch_deleted=False,
+        failure={"step": "locate", "reason": "no backup"},
+        generated_at=datetime(2026, 11, 26, 2, 1, tzinfo=UTC),
+        dropped={"deleted": False, "kept": True, "indexes": []},
+    )
+
+    validate_evidence(record)
+    assert record["scratch_table"]["kept"] is True and record["scratch_table"]["deleted_at"] is None
+    assert record["restore"]["method"] is None
+
+
+def _resolve(plan):
+    return resolve_drill_specs(
+        plan=plan,
+        conf={},
+        settings=Settings(backup_bucket="b", evidence_bucket="e", success_topic_arn=None, failure_topic_arn=None),
+        dag_id="d",
+        run_id="r",
+        started_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+
+
+def test_plan_restore_keys_reach_the_spec():
+    plan = {
+        "defaults": {"restore_workers": 32},
+        "tables": {"gone": {"key_schema": [{"name": "id", "type": "S"}], "include_indexes": False}},
+    }
+
+    (spec,) = _resolve(plan)
+
+    assert spec.key_schema == [{"name": "id", "type": "S"}]
+    assert (spec.include_indexes, spec.restore_workers, spec.import_table) == (False, 32, False)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        pytest.param({"key_schema": [{"name": "id", "type": "X"}]}, "key_schema", id="bad-key-type"),
+        pytest.param({"key_schema": [{"name": "a", "type": "S"}] * 3}, "key_schema", id="three-keys"),
+        pytest.param({"restore_workers": 0}, "restore_workers", id="no-workers"),
+    ],
+)
+def test_bad_restore_keys_are_refused_with_the_field_named(entry, field):
+    with pytest.raises(InvalidDrillRequest, match=field):
+        _resolve({"tables": {"orders": entry}})
