@@ -92,12 +92,14 @@ def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
     """This project's engine, exactly as the restore operator calls it."""
     from dr_drill.aws.backup_items import iter_backup_items
     from dr_drill.aws.restore import restore_items
+    from dr_drill.core.digest import BucketedDigest, digesting
 
     located = {"source": "s3_json", "bucket": BUCKET, "key": key}
+    # The operator also digests every item it reads, for the validate step's content proof.
     stats = restore_items(
         _client("dynamodb", endpoint, pool=workers + 2),
         table,
-        iter_backup_items(_client("s3", endpoint), located),
+        digesting(iter_backup_items(_client("s3", endpoint), located), BucketedDigest(("user_id",))),
         key_names=("user_id",),
         batch_size=25,
         workers=workers,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,15 +31,28 @@ def _bytes(value: bytes | bytearray | str) -> bytes:
     return bytes(value) if isinstance(value, (bytes, bytearray)) else base64.b64decode(value)
 
 
+# Text that canonical_number would return unchanged: most numbers are already in this form.
+_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
 def _number(text: str | int | Decimal) -> str:
+    if isinstance(text, str) and text != "-0" and _CANONICAL_NUMBER.fullmatch(text):
+        return text
     return canonical_number(Decimal(text) if isinstance(text, str) else text)
 
 
 def canonical_value(value: TypedValue) -> Any:
     """Return a JSON-able canonical form of one typed value."""
     ((kind, inner),) = value.items()
+    # The commonest kinds first: this runs for every attribute of every item, twice per drill.
+    if kind in ("S", "BOOL", "NULL"):
+        return value
     if kind == "N":
         return {"N": _number(inner)}
+    if kind == "M":
+        return {"M": {key: canonical_value(member) for key, member in inner.items()}}
+    if kind == "L":
+        return {"L": [canonical_value(member) for member in inner]}
     if kind == "B":
         return {"B": base64.b64encode(_bytes(inner)).decode()}
     if kind == "SS":
@@ -47,12 +61,6 @@ def canonical_value(value: TypedValue) -> Any:
         return {"NS": sorted({_number(text) for text in inner}, key=Decimal)}
     if kind == "BS":
         return {"BS": sorted(base64.b64encode(raw).decode() for raw in {_bytes(x) for x in inner})}
-    if kind == "M":
-        return {"M": {key: canonical_value(member) for key, member in inner.items()}}
-    if kind == "L":
-        return {"L": [canonical_value(member) for member in inner]}
-    if kind in ("S", "BOOL", "NULL"):
-        return {kind: inner}
     raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 

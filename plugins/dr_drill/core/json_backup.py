@@ -119,15 +119,16 @@ def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
                 header["data"] = True
             elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
                 header[prefix] = value
-    except ijson.JSONError as err:
-        kind = _parse_error_kind(err)
-        if "UTF8" in kind or "UTF-8" in kind:
-            raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
-        raise BackupCorrupt(
-            f"backup is not valid JSON (truncated or malformed) after {position} items: {kind}"
-        ) from err
-    except UnicodeDecodeError as err:
-        raise BackupCorrupt(f"backup is not UTF-8 text after {position} items") from err
+    except (ijson.JSONError, UnicodeDecodeError) as err:
+        raise _unreadable(err, position) from err
+
+
+def _unreadable(err: Exception, position: int) -> BackupCorrupt:
+    """Name a parse error without quoting the backup's bytes."""
+    kind = _parse_error_kind(err) if isinstance(err, ijson.JSONError) else "UTF-8"
+    if isinstance(err, UnicodeDecodeError) or "UTF8" in kind or "UTF-8" in kind:
+        return BackupCorrupt(f"backup is not UTF-8 text after {position} items")
+    return BackupCorrupt(f"backup is not valid JSON (truncated or malformed) after {position} items: {kind}")
 
 
 def verify_json_backup(stream: IO[bytes], table_name: str) -> VerifiedJsonBackup:
@@ -164,9 +165,18 @@ def verify_json_backup(stream: IO[bytes], table_name: str) -> VerifiedJsonBackup
 
 
 def iter_typed_items(stream: IO[bytes]) -> Iterator[TypedItem]:
-    """Yield the backup's items in DynamoDB's typed form, numbers as exact decimals."""
-    for item in _walk(stream, {}):
-        yield to_typed_item(item)
+    """Yield the backup's items in DynamoDB's typed form, numbers as exact decimals.
+
+    The restore's hot path: ijson's C backend builds each item (verify has already proved
+    the structure), about four times faster than walking the events in Python.
+    """
+    position = 0
+    try:
+        for item in ijson.items(stream, "data.item"):
+            yield to_typed_item(item)
+            position += 1
+    except (ijson.JSONError, UnicodeDecodeError) as err:
+        raise _unreadable(err, position) from err
 
 
 def parse_backup_timestamp(text: str) -> datetime | None:
