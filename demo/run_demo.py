@@ -98,6 +98,27 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
 
 
+def _proofs(validation: dict[str, Any]) -> str:
+    ran = ", ".join(validation.get("proofs") or []) or "none"
+    digest = {True: "content digest matches", False: "content digest DIFFERS", None: "no digest"}
+    samples = f"{validation.get('samples_checked', 0)} samples, {validation.get('sample_mismatches', 0)} mismatched"
+    return f"{ran} ({digest[validation.get('digest_match')]}; {samples})"
+
+
+def keep_copies(emulator: Emulator, records: list[dict[str, Any]], folder: Path) -> None:
+    """Copy each record and its HTML report out of the emulator, which forgets everything when it stops."""
+    s3 = emulator.client("s3")
+    for record in records:
+        copy = folder / record["table_name"] / f"{record['drill_id']}.json"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(json.dumps({k: v for k, v in record.items() if k != "_uri"}, indent=2, sort_keys=True))
+        report_key = (record.get("storage") or {}).get("report_key")
+        if report_key:
+            report = s3.get_object(Bucket=EVIDENCE_BUCKET, Key=report_key)["Body"].read()
+            copy.with_suffix(".html").write_bytes(report)
+        record["_copy"] = str(copy.relative_to(ROOT))
+
+
 def summary(records: list[dict[str, Any]], notifications: list[dict[str, Any]]) -> str:
     """Return the few lines a person reads after the demo."""
     lines = ["", "dr-drill demo: results", "=" * 22]
@@ -113,10 +134,11 @@ def summary(records: list[dict[str, Any]], notifications: list[dict[str, Any]]) 
             f"(target {objectives['rto_target_seconds']} s, {met[objectives['rto_met']]})",
             f"  RPO              {_seconds(objectives['rpo_seconds'])} "
             f"(target {objectives['rpo_target_seconds']} s, {met[objectives['rpo_met']]})",
+            f"  proven           {_proofs(record['validation'])}",
             f"  scratch table    {record['scratch_table']['name']} "
             f"({'deleted' if record['scratch_table']['deleted'] else 'still exists'})",
             f"  evidence         {record['_uri']}",
-            f"                   (copy kept in {record['_copy']})",
+            f"                   (copies kept: {record['_copy']} and its .html report)",
         ]
         if record["failure"]:
             lines.append(f"  failed at        {record['failure']['step']}: {record['failure']['reason']}")
@@ -141,11 +163,7 @@ def main() -> int:
         with open(airflow_home / "dags-test.log", "w") as log:
             run = subprocess.run([airflow, "dags", "test", DAG_ID], env=env, stdout=log, stderr=subprocess.STDOUT)
         records = evidence_records(emulator)
-        for record in records:  # the emulator forgets everything when it stops: keep a copy
-            copy = airflow_home / "demo-evidence" / record["table_name"] / f"{record['drill_id']}.json"
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(json.dumps({k: v for k, v in record.items() if k != "_uri"}, indent=2, sort_keys=True))
-            record["_copy"] = str(copy.relative_to(ROOT))
+        keep_copies(emulator, records, airflow_home / "demo-evidence")
         print(summary(records, receive_notifications(emulator.client("sqs"), account.queue_url)))
     print(f"\nairflow dags test exited {run.returncode}; the emulator is stopped.")
     passed = run.returncode == 0 and records and all(r["status"] == "passed" for r in records)
