@@ -104,11 +104,6 @@ class ContentDigest:
         self.count += 1
         self.total = (self.total + hashed) % _MODULUS
 
-    def remove_hash(self, hashed: int) -> None:
-        """Take an item back out (a later duplicate key replaced it)."""
-        self.count -= 1
-        self.total = (self.total - hashed) % _MODULUS
-
     def merge(self, other: ContentDigest) -> ContentDigest:
         self.count += other.count
         self.total = (self.total + other.total) % _MODULUS
@@ -167,10 +162,6 @@ class BucketedDigest:
             for number, (mine, theirs) in enumerate(zip(self.buckets, other.buckets, strict=True))
             if mine != theirs
         ]
-
-    def same_shape(self, other: BucketedDigest) -> bool:
-        """Return True when the two digests can be compared bucket by bucket."""
-        return self.key_names == other.key_names and len(self.buckets) == len(other.buckets)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key_names": list(self.key_names), "buckets": [[b.count, b.hexdigest()] for b in self.buckets]}
