@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from demo.run_demo import BACKUP_BUCKET
 from demo.run_demo import evidence_records as stored_evidence_records
 from dr_drill.core.evidence import validate_evidence
+from tests.snapshots import table_items
 
 
 def evidence_records(aws) -> list[dict[str, Any]]:
@@ -21,13 +21,12 @@ def evidence_records(aws) -> list[dict[str, Any]]:
 def source_and_backups(aws, table: str) -> dict[str, Any]:
     """What a drill must never change: the source table's items and the backups' bytes."""
     ddb, s3 = aws.client("dynamodb"), aws.client("s3")
-    items = [page["Items"] for page in ddb.get_paginator("scan").paginate(TableName=table)]
     backups = {
         entry["Key"]: s3.get_object(Bucket=BACKUP_BUCKET, Key=entry["Key"])["Body"].read()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET)
         for entry in page.get("Contents", ())
     }
-    return {"items": sorted(json.dumps(i, sort_keys=True) for page in items for i in page), "backups": backups}
+    return {"items": table_items(ddb, table), "backups": backups}
 
 
 def scratch_tables(aws) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from dr_drill.aws.validation import count_items
 from dr_drill.core.errors import UnsafeTarget
 from dr_drill.core.items import to_typed_item
 from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, scratch_table_name
+from tests.snapshots import table_items
 
 SOURCE = "ledger"
 PREFIX = "drill-"
@@ -27,14 +27,6 @@ def _source(ddb, items=40):
     )
     for number in range(items):
         ddb.put_item(TableName=SOURCE, Item=to_typed_item({"pk": f"k{number}", "amount": number}))
-
-
-def _snapshot(ddb, table):
-    return sorted(
-        json.dumps(item, sort_keys=True)
-        for page in ddb.get_paginator("scan").paginate(TableName=table)
-        for item in page["Items"]
-    )
 
 
 def _spec(run_id, scratch_table=None, keep=False):
@@ -110,7 +102,7 @@ def test_server_side_restore_waits_in_the_triggerer_and_tags_the_table(aws, sour
     }
     run_id = f"issue4-{source}"
     spec = {**_spec(run_id, keep=keep), "backup_source": source}
-    before = _snapshot(ddb, SOURCE)
+    before = table_items(ddb, SOURCE)
 
     run = _server_side_dag(f"issue4_{source}", spec, located).test()
 
@@ -120,10 +112,10 @@ def test_server_side_restore_waits_in_the_triggerer_and_tags_the_table(aws, sour
     name = spec["scratch_table"]
     if keep:
         assert _tags(ddb, describe_table(ddb, name)["TableArn"])[RUN_ID_TAG] == run_id
-        assert _snapshot(ddb, name) == before
+        assert table_items(ddb, name) == before
     else:
         assert describe_table(ddb, name) is None
-    assert _snapshot(ddb, SOURCE) == before
+    assert table_items(ddb, SOURCE) == before
 
 
 def test_a_backup_gone_before_the_restore_fails_the_setup_with_a_named_reason(aws):
@@ -213,13 +205,13 @@ def test_teardown_pointed_at_the_source_refuses_and_leaves_it_untouched(aws, cla
 
     ddb = aws.client("dynamodb")
     _source(ddb)
-    before = _snapshot(ddb, SOURCE)
+    before = table_items(ddb, SOURCE)
     drop = DropScratchTableOperator(task_id="drop", spec=_spec("run-1", scratch_table=SOURCE), setup_task_id="create")
 
     with pytest.raises(UnsafeTarget):
         drop.run({"ti": _FakeTI({"scratch_claim": claim})})
 
-    assert _snapshot(ddb, SOURCE) == before
+    assert table_items(ddb, SOURCE) == before
     assert SCRATCH_TAG not in _tags(ddb, describe_table(ddb, SOURCE)["TableArn"])
 
 
@@ -230,7 +222,7 @@ def test_restore_pointed_at_the_source_refuses_and_leaves_it_untouched(aws):
     _source(ddb)
     s3.create_bucket(Bucket="backups")
     s3.put_object(Bucket="backups", Key="b.json", Body=b'{"data": [{"pk": "k1", "amount": 999}]}')
-    before = _snapshot(ddb, SOURCE)
+    before = table_items(ddb, SOURCE)
     restore = RestoreBackupOperator(
         task_id="restore",
         spec=_spec("run-1", scratch_table=SOURCE),
@@ -247,7 +239,7 @@ def test_restore_pointed_at_the_source_refuses_and_leaves_it_untouched(aws):
     with pytest.raises(UnsafeTarget, match="not a scratch table of this drill"):
         restore.run({})
 
-    assert _snapshot(ddb, SOURCE) == before
+    assert table_items(ddb, SOURCE) == before
 
 
 def test_a_restore_split_over_data_files_combines_into_one_result(aws, monkeypatch):

@@ -23,16 +23,9 @@ from dr_drill.core.errors import BackupNotFound, RestoreIncomplete, UnsafeTarget
 from dr_drill.core.json_backup import iter_typed_items
 from dr_drill.core.scratch import scratch_table_name
 from dr_drill.core.selection import BackupRef
+from tests.snapshots import table_items
 
 RUN = "manual__2026-11-26T00:00:00+00:00"
-
-
-def _scan(ddb, table):
-    return sorted(
-        json.dumps(item, sort_keys=True)
-        for page in ddb.get_paginator("scan").paginate(TableName=table)
-        for item in page["Items"]
-    )
 
 
 def test_locate_pages_past_1000_objects_to_find_the_newest(aws):
@@ -95,7 +88,7 @@ def test_scratch_table_copies_the_key_schema_on_demand_and_tagged(source):
 
 
 def test_guards_refuse_the_source_table_and_leave_it_untouched(source):
-    before = _scan(source, "orders")
+    before = table_items(source, "orders")
     with pytest.raises(UnsafeTarget, match="refusing to touch table orders"):
         assert_scratch_table(source, "orders", prefix="drill-", run_id=RUN)
     with pytest.raises(UnsafeTarget, match="refusing to touch table orders"):
@@ -109,7 +102,7 @@ def test_guards_refuse_the_source_table_and_leave_it_untouched(source):
             prefix="drill-",
             run_id=RUN,
         )
-    assert _scan(source, "orders") == before
+    assert table_items(source, "orders") == before
 
 
 def test_guards_refuse_another_runs_scratch_table(source):
@@ -134,7 +127,7 @@ def test_restore_writes_every_item_exactly(source):
     )
     assert (stats.items_read, stats.items_restored, stats.items_failed) == (60, 60, 0)
     assert count_items(source, name) == 60
-    assert _scan(source, name) == _scan(source, "orders")
+    assert table_items(source, name) == table_items(source, "orders")
     assert delete_scratch_table(source, name, prefix="drill-", run_id=RUN) is True
     assert describe_table(source, name) is None
 

@@ -28,6 +28,7 @@ from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
 from dr_drill.core.items import to_typed_item
 from dr_drill.core.restore import IMPORT_TABLE, RESTORE_FROM_BACKUP, RESTORE_TO_POINT_IN_TIME
 from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, SOURCE_TAG, scratch_table_name, scratch_tags
+from tests.snapshots import table_items
 
 RUN = "scheduled__2026-11-26T02:00:00+00:00"
 PREFIX = "drill-"
@@ -67,14 +68,6 @@ def _source_with_indexes(ddb, name=SOURCE, items=20):
     for number in range(items):
         item = {"pk": f"c{number % 3}", "sk": number, "status": "open", "placed": f"2026-11-{number % 28 + 1:02d}"}
         ddb.put_item(TableName=name, Item=to_typed_item(item))
-
-
-def _items(ddb, table):
-    return sorted(
-        json.dumps(item, sort_keys=True)
-        for page in ddb.get_paginator("scan").paginate(TableName=table)
-        for item in page["Items"]
-    )
 
 
 def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_tagged(aws):
@@ -203,7 +196,7 @@ def test_server_side_restore_into_the_scratch_name_then_tagged(aws, method):
     claim_restored_table(ddb, name, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=method, located=located)
 
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[RUN_ID_TAG] == RUN
-    assert _items(ddb, name) == _items(ddb, SOURCE)
+    assert table_items(ddb, name) == table_items(ddb, SOURCE)
 
 
 def test_claim_refuses_a_table_this_drill_did_not_restore(aws):
