@@ -28,7 +28,7 @@ from dr_drill.core.plan import (
 )
 from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
 from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
-from dr_drill.operators.restore import RestoreBackupOperator
+from dr_drill.operators.restore import CombineRestoreOperator, RestoreBackupOperator
 from dr_drill.operators.scratch import (
     CreateScratchTableOperator,
     DropScratchTableOperator,
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 DAG_ID = "dynamodb_restore_drill"
 DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
 MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
+# Restore tasks in each table's group: a large s3_export split by the plan's restore_tasks
+# runs its shares in parallel on any executor; unused ones are skipped. (Airflow 3.3 cannot
+# map a task inside the mapped table group, so the fan-out is fixed here.)
+RESTORE_TASKS = int(os.environ.get("DR_DRILL_RESTORE_TASKS", "4"))
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +107,11 @@ PARAMS = {
     "sample_seed": Param(
         None, **SETTING_SCHEMAS["sample_seed"], description="Seed of the sample, to replay a drill's. Empty: new."
     ),
+    "restore_tasks": Param(
+        None,
+        **{**_nullable(SETTING_SCHEMAS["restore_tasks"]), "maximum": RESTORE_TASKS},
+        description="s3_export: restore the data files in this many parallel tasks. Empty: plan (default 1).",
+    ),
     "sweep_max_age_hours": Param(
         DEFAULT_SWEEP_MAX_AGE_HOURS,
         **SWEEP_MAX_AGE_HOURS_SCHEMA,
@@ -129,6 +138,7 @@ def plan_drills() -> list[dict[str, Any]]:
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         started_at=datetime.now(UTC).replace(microsecond=0),
+        restore_task_slots=RESTORE_TASKS,
     )
     for spec in specs:
         log.info("Drilling %s from s3://%s into %s", spec.table_name, spec.backup_bucket, spec.scratch_table)
@@ -142,12 +152,24 @@ def drill_table(spec: dict[str, Any]) -> None:
     locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
     verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
     create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=locate.output, **capped)
-    restore = RestoreBackupOperator(
+    parts = [
+        RestoreBackupOperator(
+            task_id=f"restore_part_{part}",
+            spec=spec,
+            located=locate.output,
+            scratch=create.output,
+            verified=verify.output,
+            part=part,
+            **capped,
+        )
+        for part in range(1, RESTORE_TASKS + 1)
+    ]
+    restore = CombineRestoreOperator(
         task_id="restore",
         spec=spec,
         located=locate.output,
-        scratch=create.output,
-        verified=verify.output,
+        part_task_ids=[part.task_id for part in parts],
+        trigger_rule="all_done",
         **capped,
     )
     validate = ValidateRestoreOperator(
@@ -175,6 +197,7 @@ def drill_table(spec: dict[str, Any]) -> None:
     )
     verdict = DrillVerdictOperator(task_id="verdict", outcome=record.output, retries=0, **capped)
     verify >> create
+    parts >> restore
     validate >> drop >> record >> verdict
     drop.as_teardown(setups=create)
 

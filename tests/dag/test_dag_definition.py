@@ -43,6 +43,16 @@ def test_each_table_runs_the_drill_steps_in_order(dag):
     assert [t.task_id for t in dag.leaves] == ["drill.verdict"]
 
 
+def test_the_restore_fans_out_to_fixed_tasks_that_one_task_combines(dag):
+    combine = dag.get_task("drill.restore")
+    parts = sorted(task_id for task_id in combine.upstream_task_ids if task_id.startswith("drill.restore_part_"))
+    assert parts == [f"drill.restore_part_{n}" for n in range(1, 5)]
+    assert "drill.create_scratch_table" not in combine.upstream_task_ids  # all_done may not follow a setup
+    assert combine.trigger_rule == "all_done"  # a failed share is named by the combining task
+    assert all(dag.get_task(part).upstream_task_ids >= {"drill.create_scratch_table"} for part in parts)
+    assert dag.params["restore_tasks"] is None
+
+
 def test_params_show_the_original_keys_in_the_trigger_form(dag):
     assert {"table_name", "backup_bucket", "backup_file", "batch_size"} <= set(dag.params)
     assert dag.params["batch_size"] == 25

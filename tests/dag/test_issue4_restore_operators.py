@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dr_drill.aws.scratch_tables import _tags, describe_table
-from dr_drill.aws.validation import count_items
 from dr_drill.core.errors import UnsafeTarget
 from dr_drill.core.items import to_typed_item
 from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, scratch_table_name
@@ -240,48 +239,3 @@ def test_restore_pointed_at_the_source_refuses_and_leaves_it_untouched(aws):
         restore.run({})
 
     assert table_items(ddb, SOURCE) == before
-
-
-def test_a_restore_split_over_data_files_combines_into_one_result(aws, monkeypatch):
-    """s3_export's reader is issue 3's: a fake reader stands in, keyed by data file like the real one."""
-    from dr_drill.aws.scratch_tables import create_scratch_table
-    from dr_drill.core.restore import split_data_files
-    from dr_drill.operators import restore as module
-
-    files = [f"AWSDynamoDB/e1/data/part-{n}.json.gz" for n in range(5)]
-    items_of = {name: [to_typed_item({"pk": f"{name}-{i}", "n": i}) for i in range(30)] for name in files}
-
-    def fake_items(s3, located, data_files=None):
-        for name in data_files or files:
-            yield from items_of[name]
-
-    monkeypatch.setattr(module, "iter_backup_items", fake_items)
-    ddb = aws.client("dynamodb")
-    spec = _spec("run-split")
-    definition = {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-    }
-    create_scratch_table(
-        ddb, spec["scratch_table"], source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=spec["run_id"]
-    )
-    scratch = {
-        "name": spec["scratch_table"],
-        "method": "batch_write",
-        "key_schema": definition["KeySchema"],
-        "attribute_definitions": definition["AttributeDefinitions"],
-        "started_at": datetime.now(UTC).isoformat(),
-    }
-    located = {"source": "s3_export", "bucket": "b", "data_files": files, "item_count": 150}
-
-    parts = [
-        module.RestoreBackupOperator(
-            task_id=f"restore_{n}", spec=spec, located=located, scratch=scratch, data_files=group, workers=2
-        ).run({})
-        for n, group in enumerate(split_data_files(files, 2))
-    ]
-    combined = module.CombineRestoreOperator(task_id="combine", spec=spec, parts=parts).run({})
-
-    assert len(parts) == 3
-    assert combined["items_restored"] == 150 and combined["items_failed"] == 0 and combined["parts"] == 3
-    assert count_items(ddb, spec["scratch_table"]) == 150

@@ -16,7 +16,7 @@ from dr_drill.core.restore import (
     combine_restore_results,
     progress_line,
     restore_method,
-    split_data_files,
+    split_restore,
 )
 from dr_drill.core.scratch import (
     definition_from_plan_key_schema,
@@ -135,12 +135,34 @@ def test_progress_line_gives_done_expected_rate_and_eta():
     assert progress_line(5000, None, 10.0) == "5000/? items in 10 s, 500 items/s"
 
 
-def test_split_data_files_keeps_every_file_once():
+def test_a_split_export_deals_every_data_file_to_exactly_one_task():
     files = [f"data/{n}.json.gz" for n in range(7)]
+    located = {"source": "s3_export", "data_files": files}
 
-    parts = split_data_files(files, 3)
+    shares = split_restore("batch_write", located, 3)
 
-    assert parts == [files[0:3], files[3:6], files[6:7]]
+    assert shares == [files[0::3], files[1::3], files[2::3]]
+    assert sorted(name for share in shares for name in share) == sorted(files)
+    assert split_restore("batch_write", located, 10) == [[name] for name in files]  # no task without a file
+
+
+@pytest.mark.parametrize(
+    ("method", "located", "tasks"),
+    [
+        pytest.param("batch_write", {"source": "s3_export", "data_files": ["a", "b"]}, 1, id="one-task-asked"),
+        pytest.param("batch_write", {"source": "s3_export", "data_files": ["a"]}, 4, id="one-data-file"),
+        pytest.param("batch_write", {"source": "s3_json", "key": "b.json"}, 4, id="json-is-one-object"),
+        pytest.param("import_table", {"source": "s3_export", "data_files": ["a", "b"]}, 4, id="server-side"),
+    ],
+)
+def test_what_cannot_be_split_is_restored_whole_by_one_task(method, located, tasks):
+    assert split_restore(method, located, tasks) == [None]
+
+
+def test_a_restore_in_one_part_is_that_part_unchanged():
+    part = {"items_read": 3, "items_restored": 3, "method": "restore_from_backup", "workers": None}
+
+    assert combine_restore_results([part]) == {**part, "parts": 1}
 
 
 def _digest(items):
@@ -274,7 +296,7 @@ def test_evidence_says_when_the_scratch_table_was_kept():
     assert record["restore"]["method"] is None
 
 
-def _resolve(plan):
+def _resolve(plan, restore_task_slots=None):
     return resolve_drill_specs(
         plan=plan,
         conf={},
@@ -282,6 +304,7 @@ def _resolve(plan):
         dag_id="d",
         run_id="r",
         started_at=datetime(2026, 11, 26, tzinfo=UTC),
+        restore_task_slots=restore_task_slots,
     )
 
 
@@ -303,8 +326,17 @@ def test_plan_restore_keys_reach_the_spec():
         pytest.param({"key_schema": [{"name": "id", "type": "X"}]}, "key_schema", id="bad-key-type"),
         pytest.param({"key_schema": [{"name": "a", "type": "S"}] * 3}, "key_schema", id="three-keys"),
         pytest.param({"restore_workers": 0}, "restore_workers", id="no-workers"),
+        pytest.param({"restore_tasks": 0}, "restore_tasks", id="no-restore-tasks"),
     ],
 )
 def test_bad_restore_keys_are_refused_with_the_field_named(entry, field):
     with pytest.raises(InvalidDrillRequest, match=field):
         _resolve({"tables": {"orders": entry}})
+
+
+def test_a_plan_asking_more_restore_tasks_than_the_dag_has_is_refused():
+    plan = {"tables": {"orders": {"backup_source": "s3_export", "restore_tasks": 6}}}
+
+    with pytest.raises(InvalidDrillRequest, match="restore_tasks 6 is more than the DAG's 4 restore tasks"):
+        _resolve(plan, restore_task_slots=4)
+    assert _resolve(plan, restore_task_slots=8)[0].restore_tasks == 6

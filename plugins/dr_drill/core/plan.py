@@ -33,6 +33,7 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "key_schema": None,
     "restore_workers": 16,  # sized for real DynamoDB round trips (see benchmarks/README.md)
     "import_table": False,
+    "restore_tasks": 1,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -84,6 +85,7 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "restore_workers": {"type": "integer", "minimum": 1, "maximum": 64},
     "import_table": {"type": "boolean"},
+    "restore_tasks": {"type": "integer", "minimum": 1, "maximum": 32},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -143,6 +145,7 @@ class DrillSpec:
     key_schema: list[dict[str, str]] | None = None
     restore_workers: int = 16
     import_table: bool = False
+    restore_tasks: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,6 +203,14 @@ def _check_item_bounds(table: str, merged: Mapping[str, Any]) -> None:
         raise InvalidDrillRequest(f"table {table}: min_items {low} is above max_items {high}")
 
 
+def _check_restore_tasks(table: str, merged: Mapping[str, Any], available: int | None) -> None:
+    if available is not None and merged["restore_tasks"] > available:
+        raise InvalidDrillRequest(
+            f"table {table}: restore_tasks {merged['restore_tasks']} is more than the DAG's {available} "
+            "restore tasks (raise DR_DRILL_RESTORE_TASKS where the DAG is parsed)"
+        )
+
+
 def resolve_drill_specs(
     *,
     plan: Any,
@@ -208,10 +219,12 @@ def resolve_drill_specs(
     dag_id: str,
     run_id: str,
     started_at: datetime,
+    restore_task_slots: int | None = None,
 ) -> list[DrillSpec]:
     """Merge built-in defaults < plan defaults < plan table entry < explicit conf, per table.
 
     ``conf`` holds only the keys the trigger really gave (already validated by the Params).
+    ``restore_task_slots`` is how many restore tasks the DAG has per table (None: unchecked).
 
     :raises InvalidDrillRequest: when the result cannot describe a drill.
     """
@@ -232,6 +245,7 @@ def resolve_drill_specs(
                 f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
             )
         _check_item_bounds(table, merged)
+        _check_restore_tasks(table, merged, restore_task_slots)
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),
@@ -258,6 +272,7 @@ def resolve_drill_specs(
                 key_schema=merged["key_schema"],
                 restore_workers=merged["restore_workers"],
                 import_table=merged["import_table"],
+                restore_tasks=merged["restore_tasks"],
             )
         )
     return specs

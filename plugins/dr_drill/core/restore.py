@@ -36,11 +36,20 @@ def progress_line(done: int, expected: int | None, elapsed_seconds: float) -> st
     return line
 
 
-def split_data_files(data_files: Sequence[str], files_per_task: int) -> list[list[str]]:
-    """Split an s3_export's data files into consecutive groups of at most ``files_per_task``."""
-    if files_per_task < 1:
-        raise ValueError("files_per_task must be at least 1")
-    return [list(data_files[start : start + files_per_task]) for start in range(0, len(data_files), files_per_task)]
+def split_restore(method: str, located: dict[str, Any], restore_tasks: int) -> list[list[str] | None]:
+    """Return the share of each restore task: one whole restore, or an s3_export's data files dealt out.
+
+    Only a streamed s3_export with two or more data files is split; its files go round-robin
+    to ``min(restore_tasks, files)`` tasks (export files are of similar size). ``None``
+    stands for the whole backup.
+    """
+    if restore_tasks < 1:
+        raise ValueError("restore_tasks must be at least 1")
+    files = located.get("data_files") or []
+    if method != BATCH_WRITE or located.get("source") != "s3_export" or restore_tasks == 1 or len(files) < 2:
+        return [None]
+    count = min(restore_tasks, len(files))
+    return [list(files[index::count]) for index in range(count)]
 
 
 def combine_restore_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -52,6 +61,8 @@ def combine_restore_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     if not parts:
         raise ValueError("no restore results to combine")
+    if len(parts) == 1:
+        return {**parts[0], "parts": 1}
     combined: dict[str, Any] = {name: sum(part.get(name, 0) for part in parts) for name in _COUNTS}
     reasons: dict[str, int] = {}
     for part in parts:
@@ -64,6 +75,7 @@ def combine_restore_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         rejected_keys=rejected[:20],
         rejection_reasons=reasons,
         started_at=min(part["started_at"] for part in parts),
+        writes_started_at=min(part.get("writes_started_at") or part["started_at"] for part in parts),
         finished_at=max(part["finished_at"] for part in parts),
         parts=len(parts),
     )

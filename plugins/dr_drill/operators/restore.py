@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowSkipException
 
 from dr_drill.aws.backup_items import iter_backup_items
 from dr_drill.aws.restore import RestoreStats, restore_items
@@ -19,8 +20,15 @@ from dr_drill.aws.server_side_restore import claim_restored_table
 from dr_drill.aws.validation import count_items
 from dr_drill.core.digest import BucketedDigest, digesting
 from dr_drill.core.errors import RestoreIncomplete
-from dr_drill.core.restore import BATCH_WRITE, IMPORT_TABLE, combine_restore_results, progress_line
-from dr_drill.operators.base import DrillStepOperator, now
+from dr_drill.core.restore import (
+    BATCH_WRITE,
+    IMPORT_TABLE,
+    combine_restore_results,
+    progress_line,
+    restore_method,
+    split_restore,
+)
+from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.server_side_restore import ServerSideRestoreTrigger
 
 DEFAULT_SERVER_SIDE_TIMEOUT = timedelta(hours=6)
@@ -45,21 +53,25 @@ def _raise_if_incomplete(result: dict[str, Any]) -> dict[str, Any]:
 
 
 class RestoreBackupOperator(DrillStepOperator):
-    """Restore the backup into the scratch table.
+    """Restore the backup, or this task's share of it, into the scratch table.
 
     Streamed sources (s3_json, s3_export) go through concurrent, retried batch writes in this
     task. Server-side restores (native_backup, pitr, ImportTable) were started by the setup
     task; this task defers to the triggerer until DynamoDB has finished, then tags the table.
 
+    A large s3_export can be split over several restore tasks (the plan's ``restore_tasks``):
+    task ``part`` (from 1) writes its share of the data files (``split_restore``), and a task
+    with no share is skipped. Unsplit, part 1 restores everything.
+
     :param located: what the locate step returned.
     :param scratch: what the create-scratch-table step returned.
     :param verified: what the verify step returned (its item count is the expected total in the log).
     :param workers: concurrent BatchWriteItem calls; default: the plan's ``restore_workers``.
-    :param data_files: for a restore split over mapped tasks, the s3_export data files of this one.
+    :param part: which share of a split restore this task writes, from 1.
     :param server_side_timeout: how long to wait for a server-side restore before the drill fails.
     """
 
-    template_fields: Sequence[str] = ("spec", "located", "scratch", "verified", "data_files")
+    template_fields: Sequence[str] = ("spec", "located", "scratch", "verified")
     step = "restore"
 
     def __init__(
@@ -69,7 +81,7 @@ class RestoreBackupOperator(DrillStepOperator):
         scratch: dict[str, Any],
         verified: dict[str, Any] | None = None,
         workers: int | None = None,
-        data_files: list[str] | None = None,
+        part: int = 1,
         server_side_timeout: timedelta = DEFAULT_SERVER_SIDE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
@@ -78,14 +90,17 @@ class RestoreBackupOperator(DrillStepOperator):
         self.scratch = scratch
         self.verified = verified
         self.workers = workers
-        self.data_files = data_files
+        self.part = part
         self.server_side_timeout = server_side_timeout
         self._event: dict[str, Any] | None = None
 
     def run(self, context: Context) -> dict[str, Any]:
         method = self.scratch.get("method", BATCH_WRITE)
+        shares = split_restore(method, self.located, self.spec.get("restore_tasks", 1))
+        if self.part > len(shares):
+            raise AirflowSkipException(f"Nothing to restore in part {self.part}: the restore has {len(shares)} part(s)")
         if method == BATCH_WRITE:
-            return self._batch_write()
+            return self._batch_write(shares[self.part - 1], len(shares))
         if self._event is None:
             self._defer(method)
         return self._finish_server_side(method, self._event)
@@ -156,7 +171,7 @@ class RestoreBackupOperator(DrillStepOperator):
         }
         return _raise_if_incomplete(result)
 
-    def _batch_write(self) -> dict[str, Any]:
+    def _batch_write(self, data_files: list[str] | None, part_count: int) -> dict[str, Any]:
         spec = self.spec
         workers = self.workers or spec.get("restore_workers", 16)
         ddb = self.dynamodb_client(max_pool_connections=workers + 2)
@@ -164,7 +179,9 @@ class RestoreBackupOperator(DrillStepOperator):
         assert_scratch_table(ddb, self.scratch["name"], prefix=spec["scratch_prefix"], run_id=spec["run_id"])
         key_names = KeySchema(self.scratch["key_schema"], self.scratch["attribute_definitions"]).key_names
         backup_digest = BucketedDigest(key_names)  # every item read, for the validate step's content proof
-        expected = None if self.data_files else _expected_items(self.verified, self.located)
+        expected = None if data_files else _expected_items(self.verified, self.located)
+        if data_files:
+            self.log.info("Restore part %d of %d: %d data files", self.part, part_count, len(data_files))
         writes_started_at = now()
         clock = time.monotonic()
 
@@ -176,7 +193,7 @@ class RestoreBackupOperator(DrillStepOperator):
         stats = restore_items(
             ddb,
             self.scratch["name"],
-            digesting(iter_backup_items(self.s3_client(), self.located, data_files=self.data_files), backup_digest),
+            digesting(iter_backup_items(self.s3_client(), self.located, data_files=data_files), backup_digest),
             key_names=key_names,
             batch_size=spec["batch_size"],
             workers=workers,
@@ -196,19 +213,42 @@ class RestoreBackupOperator(DrillStepOperator):
 
 
 class CombineRestoreOperator(DrillStepOperator):
-    """Add up the results of a restore split over mapped tasks into one restore result.
+    """Add up the restore tasks' results into the drill's one restore result.
 
-    :param parts: the mapped restore tasks' results.
+    Runs when every restore task is done (``all_done``): a share that failed or did not run
+    fails the restore with that task's reason, so the record names it. It reads nothing of
+    the setup task (Airflow requires ``all_success`` right after a setup), so it derives the
+    restore method from the spec and the located backup, as the setup did.
+
+    :param located: what the locate step returned (to know how many parts the restore has).
+    :param part_task_ids: the restore tasks' ids, part 1 first.
     """
 
-    template_fields: Sequence[str] = ("spec", "parts")
+    template_fields: Sequence[str] = ("spec", "located")
     step = "restore"
 
-    def __init__(self, *, parts: list[dict[str, Any]], **kwargs: Any) -> None:
+    def __init__(self, *, located: dict[str, Any], part_task_ids: list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.parts = parts
+        self.located = located
+        self.part_task_ids = part_task_ids
 
     def run(self, context: Context) -> dict[str, Any]:
-        combined = combine_restore_results(list(self.parts))
-        self.log.info("Combined %d restore parts: %d items restored", combined["parts"], combined["items_restored"])
+        spec = self.spec
+        if not self.located:
+            raise RestoreIncomplete("the restore did not run: the locate step found no backup")
+        source = self.located.get("source", spec["backup_source"])
+        method = restore_method(source, import_table=spec.get("import_table", False))
+        count = len(split_restore(method, self.located, spec.get("restore_tasks", 1)))
+        ti = context["ti"]
+        parts = []
+        for task_id in self.part_task_ids[:count]:
+            result = ti.xcom_pull(task_ids=task_id, map_indexes=ti.map_index)
+            if result is None:
+                failure = ti.xcom_pull(task_ids=task_id, key=FAILURE_XCOM_KEY, map_indexes=ti.map_index)
+                reason = failure["reason"] if failure else "did not finish; see its log"
+                raise RestoreIncomplete(f"{task_id}: {reason}", details=(failure or {}).get("details"))
+            parts.append(result)
+        combined = combine_restore_results(parts)
+        if count > 1:
+            self.log.info("Combined %d restore parts: %d items restored", count, combined["items_restored"])
         return _raise_if_incomplete(combined)
