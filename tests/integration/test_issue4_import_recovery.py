@@ -236,3 +236,19 @@ def test_the_fakes_answers_match_botocores_output_model(aws, ddb, operation, ans
     report = ParamValidator().validate(calls[answer](), model.output_shape)
 
     assert not report.has_errors(), report.generate_report()
+
+
+def test_a_retried_setup_deletes_its_own_tagged_table_and_imports_anew(aws, ddb):
+    located = _export(aws.client("s3"))
+    first = _setup_died_after_import(ddb, located)
+    claim_restored_table(
+        ddb, NAME, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=IMPORT_TABLE, located=located
+    )  # the restore step got as far as tagging it
+    kwargs = {"located": located, "definition": DEFINITION, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
+
+    second = resume_or_start_import(ddb, name=NAME, **kwargs)["import_arn"]
+
+    assert second != first and ddb.import_calls == 3  # token 0 answered with the first import
+    assert ddb.imports[second]["ClientToken"] == import_client_token(NAME, located, 1)
+    assert _settled(ddb, second) == "COMPLETED"
+    assert _tags(ddb, describe_table(ddb, NAME)["TableArn"]) == {}  # the new table awaits its own claim
