@@ -122,15 +122,28 @@ def _scratch_block(
 _RESTORE_COUNTS = ("retries", "throttled_requests", "duplicate_keys")
 
 
-def _items_per_second(restored: dict[str, Any]) -> float | None:
+def _items_per_second(restored: dict[str, Any], items: int | None) -> float | None:
     seconds = _seconds_between(restored.get("writes_started_at") or restored["started_at"], restored["finished_at"])
-    return round(restored["items_restored"] / seconds, 1) if seconds else None
+    return round(items / seconds, 1) if seconds and items is not None else None
 
 
-def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
+def _restored_count(restored: dict[str, Any], validated: dict[str, Any] | None) -> tuple[int | None, str | None]:
+    """The restored item count and who counted it.
+
+    A server-side restore does not scan its table to count it: the validate step's full scan is
+    the exact count of what DynamoDB restored (None when validate did not get as far as counting).
+    """
+    if restored.get("items_restored") is not None:
+        return restored["items_restored"], "restore"
+    counted = (validated or {}).get("restored_items")
+    return counted, "validate" if counted is not None else None
+
+
+def _restore_block(restored: dict[str, Any] | None, validated: dict[str, Any] | None = None) -> dict[str, Any]:
     if not restored:
         return {
             "items_restored": 0,
+            "items_restored_counted_by": None,
             "items_failed": 0,
             "started_at": None,
             "finished_at": None,
@@ -142,8 +155,10 @@ def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
             "rejected_items": [],
             "items_per_second": None,
         }
+    items, counted_by = _restored_count(restored, validated)
     return {
-        "items_restored": restored["items_restored"],
+        "items_restored": items,
+        "items_restored_counted_by": counted_by,
         "items_failed": restored["items_failed"],
         "started_at": restored["started_at"],
         "finished_at": restored["finished_at"],
@@ -153,7 +168,7 @@ def _restore_block(restored: dict[str, Any] | None) -> dict[str, Any]:
         "tasks": restored.get("parts", 1),
         **{name: restored.get(name, 0) for name in _RESTORE_COUNTS},
         "rejected_items": list(restored.get("rejected_keys") or [])[:20],
-        "items_per_second": _items_per_second(restored),
+        "items_per_second": _items_per_second(restored, items),
     }
 
 
@@ -294,6 +309,14 @@ def _check(name: str, passed: bool | None, detail: str) -> dict[str, Any]:
     return {"name": name, "result": {True: "passed", False: "failed", None: "not_run"}[passed], "detail": detail}
 
 
+def _restore_detail(restore: dict[str, Any]) -> str:
+    if restore.get("items_restored_counted_by") == "validate":
+        return f"{restore['items_restored']} items restored by {restore['method']} (counted by validate's scan)"
+    if restore["items_restored"] is None:
+        return f"{restore['method']} finished; its items were not counted (validate did not count them)"
+    return f"{restore['items_restored']} items written, {restore['items_failed']} rejected"
+
+
 def _checks(record: dict[str, Any], validated: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Every check the drill made, with its result; a step that did not run leaves its checks not_run."""
     backup, restore, validation = record["backup"], record["restore"], record["validation"]
@@ -311,7 +334,7 @@ def _checks(record: dict[str, Any], validated: dict[str, Any] | None) -> list[di
         _check(
             "restore_complete",
             restore["items_failed"] == 0 and failure.get("step") != "restore" if restore_ran else None,
-            f"{restore['items_restored']} items written, {restore['items_failed']} rejected",
+            _restore_detail(restore),
         ),
         _check(
             "item_count",
@@ -378,7 +401,7 @@ def build_evidence(
         "failure": failure,
         "backup": _backup_block(spec, located, verified, taken_at),
         "scratch_table": _scratch_block(spec, scratch_deleted, created, dropped),
-        "restore": _restore_block(restored),
+        "restore": _restore_block(restored, validated),
         "validation": _validation_block(validated),
         "objectives": _objectives_block(spec, restored, validated, taken_at),
         "generated_at": generated_at.isoformat(),

@@ -55,6 +55,7 @@ def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: 
         "evidence_sha256": record.get("evidence_sha256"),
         "backup_location": record["backup"]["location"],
         "items_restored": record["restore"]["items_restored"],
+        "items_restored_counted_by": record["restore"].get("items_restored_counted_by"),
         "items_failed": record["restore"]["items_failed"],
         "rto_seconds": objectives["rto_seconds"],
         "rto_target_seconds": objectives["rto_target_seconds"],

@@ -61,6 +61,14 @@ def _seconds(value: float | None) -> str:
     return "not measured" if value is None else f"{value:,.1f} s"
 
 
+def _items_restored(restore: dict[str, Any]) -> Any:
+    if restore["items_restored"] is None:
+        return "not counted"
+    if restore.get("items_restored_counted_by") == "validate":
+        return f"{restore['items_restored']} (counted by the validate step's scan)"
+    return restore["items_restored"]
+
+
 def _objectives(record: dict[str, Any]) -> str:
     o = record["objectives"]
     rows = []
@@ -139,7 +147,7 @@ def render_drill_report(record: dict[str, Any]) -> str:
                 ("scratch table", record["scratch_table"]["name"]),
                 ("deleted", record["scratch_table"]["deleted"]),
                 *[(name.replace("_", " "), value) for name, value in timeline.items()],
-                ("items restored", record["restore"]["items_restored"]),
+                ("items restored", _items_restored(record["restore"])),
                 ("items rejected", record["restore"]["items_failed"]),
                 ("items counted in scratch table", record["validation"]["restored_items"]),
             ]

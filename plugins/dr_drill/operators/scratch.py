@@ -17,7 +17,13 @@ from dr_drill.aws.scratch_tables import (
     scratch_definition,
     sweep_stale_scratch_tables,
 )
-from dr_drill.aws.server_side_restore import claim_restored_table, start_server_side_restore
+from dr_drill.aws.server_side_restore import (
+    claim_restored_table,
+    find_drill_import,
+    resume_or_start_import,
+    start_server_side_restore,
+)
+from dr_drill.core.errors import UnsafeTarget
 from dr_drill.core.restore import BATCH_WRITE, IMPORT_TABLE, SERVER_SIDE_METHODS, restore_method
 from dr_drill.core.scratch import SCRATCH_TAG, index_names
 from dr_drill.operators.base import DrillStepOperator, now
@@ -86,17 +92,29 @@ class CreateScratchTableOperator(DrillStepOperator):
                 run_id=spec["run_id"],
             )
             return {**result, "created_at": now().isoformat(), "indexes": _table_indexes(table)}
-        # A table left by an earlier try of this run is removed first (guarded as in the teardown).
-        remove_scratch_table(ddb, spec, claim, log=self.log)
         self.log.info("Starting %s of %s into %s", method, located.get("location"), spec["scratch_table"])
-        started = start_server_side_restore(
-            ddb,
-            method=method,
-            name=spec["scratch_table"],
-            located=located,
-            include_indexes=spec.get("include_indexes", True),
-            definition=definition,
-        )
+        if method == IMPORT_TABLE:
+            # An import an earlier try started (same client token) is resumed, not deleted and repeated.
+            started = resume_or_start_import(
+                ddb,
+                name=spec["scratch_table"],
+                located=located,
+                definition=definition,
+                prefix=spec["scratch_prefix"],
+                run_id=spec["run_id"],
+                source_table=spec["table_name"],
+            )
+        else:
+            # A table left by an earlier try of this run is removed first (guarded as in the teardown).
+            remove_scratch_table(ddb, spec, claim, log=self.log)
+            started = start_server_side_restore(
+                ddb,
+                method=method,
+                name=spec["scratch_table"],
+                located=located,
+                include_indexes=spec.get("include_indexes", True),
+                definition=definition,
+            )
         context["ti"].xcom_push(key=SCRATCH_CLAIM_XCOM_KEY, value={**claim, **started})
         return {**result, **started, "created_at": now().isoformat()}
 
@@ -113,6 +131,21 @@ def remove_scratch_table(ddb: Any, spec: dict[str, Any], claim: dict[str, Any] |
         return False
     tags = _tags(ddb, table["TableArn"])
     if SCRATCH_TAG not in tags and claim and claim.get("method") in SERVER_SIDE_METHODS:
+        import_arn = claim.get("import_arn")
+        if claim["method"] == IMPORT_TABLE and not import_arn:
+            # The setup died before saving the import's ARN: find it before waiting on the table.
+            import_arn = find_drill_import(
+                ddb,
+                table,
+                located=claim.get("located") or {},
+                prefix=spec["scratch_prefix"],
+                run_id=spec["run_id"],
+                source_table=spec["table_name"],
+            )
+            if import_arn is None:
+                raise UnsafeTarget(
+                    f"refusing to delete {name}: it is untagged and no import of this drill's export created it"
+                )
         log.info("Scratch table %s is a server-side restore not yet tagged: waiting for it to be ACTIVE", name)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=_ACTIVE_WAIT)
         claim_restored_table(
@@ -123,7 +156,7 @@ def remove_scratch_table(ddb: Any, spec: dict[str, Any], claim: dict[str, Any] |
             source_table=spec["table_name"],
             method=claim["method"],
             located=claim.get("located") or {},
-            import_arn=claim.get("import_arn"),
+            import_arn=import_arn,
         )
     return delete_scratch_table(ddb, name, prefix=spec["scratch_prefix"], run_id=spec["run_id"])
 
