@@ -69,6 +69,17 @@ def _items_restored(restore: dict[str, Any]) -> Any:
     return restore["items_restored"]
 
 
+def _restore_how(restore: dict[str, Any]) -> str | None:
+    if restore.get("method") is None:
+        return None
+    how = [restore["method"]]
+    if restore.get("tasks", 1) > 1:
+        how.append(f"split over {restore['tasks']} tasks")
+    if restore.get("workers"):
+        how.append(f"{restore['workers']} concurrent writers")
+    return ", ".join(how)
+
+
 def _objectives(record: dict[str, Any]) -> str:
     o = record["objectives"]
     rows = []
@@ -147,6 +158,7 @@ def render_drill_report(record: dict[str, Any]) -> str:
                 ("scratch table", record["scratch_table"]["name"]),
                 ("deleted", record["scratch_table"]["deleted"]),
                 *[(name.replace("_", " "), value) for name, value in timeline.items()],
+                ("restored by", _restore_how(record["restore"])),
                 ("items restored", _items_restored(record["restore"])),
                 ("items rejected", record["restore"]["items_failed"]),
                 ("items counted in scratch table", record["validation"]["restored_items"]),
