@@ -1,14 +1,19 @@
-"""The restore engine's fast paths give exactly what the slow paths gave: same numbers, same digest."""
+"""The restore engine's fast paths give what the slow paths gave: same numbers, same digest, same bounds."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from botocore.exceptions import ClientError
 
 from demo.sample_data import sample_items
+from dr_drill.aws.restore import RestoreStats, batches, restore_items
 from dr_drill.core.digest import BucketedDigest, canonical_bytes, digesting, item_hash
 from dr_drill.core.items import CanonicalItem, canonical_number, to_typed_item
 
@@ -80,3 +85,86 @@ def test_backup_digest_is_unchanged(table, key_names, pinned):
     for _ in digesting((to_typed_item(item) for item in plain), digest):
         pass
     assert hashlib.sha256(json.dumps(digest.to_dict()).encode()).hexdigest() == pinned
+
+
+class _FakeDynamoDB:
+    """BatchWriteItem that succeeds, optionally after a gate opens, or fails on the ``fail_on``-th call."""
+
+    def __init__(self, fail_on: int | None = None, gate: threading.Event | None = None):
+        self.fail_on = fail_on
+        self.gate = gate
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def batch_write_item(self, RequestItems):
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if self.gate is not None:
+            self.gate.wait(10)
+        if call == self.fail_on:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchWriteItem")
+        return {}
+
+
+def _counted_items(count: int, read: list[int]):
+    for number in range(count):
+        read[0] += 1
+        yield {"id": {"S": f"k{number}"}}
+
+
+def test_a_failed_batch_stops_the_reading_and_is_raised():
+    read = [0]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        restore_items(
+            _FakeDynamoDB(fail_on=3), "t", _counted_items(100_000, read), key_names=("id",), batch_size=25, workers=4
+        )
+    assert read[0] < 100_000
+
+
+def test_batches_waiting_for_slow_writers_stay_bounded():
+    gate = threading.Event()
+    read = [0]
+    ddb = _FakeDynamoDB(gate=gate)
+    result = {}
+    restore = threading.Thread(
+        target=lambda: result.setdefault(
+            "stats",
+            restore_items(ddb, "t", _counted_items(5_000, read), key_names=("id",), batch_size=25, workers=4),
+        )
+    )
+    restore.start()
+    time.sleep(0.5)
+    held = read[0]
+    gate.set()
+    restore.join(30)
+    # 2 x 4 batches in flight or queued, plus the one being filled when the reader stopped.
+    assert held <= (2 * 4 + 1) * 25
+    assert result["stats"].items_restored == 5_000
+
+
+def test_the_garbage_collector_is_left_as_it_was():
+    assert gc.get_freeze_count() == 0
+    restore_items(_FakeDynamoDB(), "t", _counted_items(100, [0]), key_names=("id",), batch_size=25, workers=2)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as an executor does before forking: not ours to undo
+    try:
+        frozen = gc.get_freeze_count()
+        restore_items(_FakeDynamoDB(), "t", _counted_items(100, [0]), key_names=("id",), batch_size=25, workers=2)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_duplicates_are_found_for_number_keys_and_malformed_keys_alike():
+    stats = RestoreStats()
+    items = [
+        {"pk": {"S": "a"}, "sk": {"N": "1"}},
+        {"pk": {"S": "a"}, "sk": {"N": "1"}, "v": {"S": "later"}},
+        {"pk": {"S": "a"}, "sk": {"N": "2"}},
+        {"pk": {"S": "b"}},  # no sort key: DynamoDB will refuse it, the batching must not
+        {"pk": {"S": "b"}},
+    ]
+    [batch] = list(batches(items, ("pk", "sk"), 25, stats))
+    assert stats.duplicate_keys == 2 and len(batch) == 3
+    assert batch[0]["v"] == {"S": "later"}
