@@ -47,7 +47,7 @@ class _Body:
         yield self._data
 
 
-def stubbed_dynamodb(pool: int) -> Any:
+def stubbed_dynamodb(pool: int, parameter_validation: bool = False) -> Any:
     """A real boto3 DynamoDB client whose every request gets ``200 {}`` without leaving the process."""
     import boto3
     from botocore.awsrequest import AWSResponse
@@ -59,7 +59,9 @@ def stubbed_dynamodb(pool: int) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(max_pool_connections=pool, retries={"mode": "standard"}),
+        config=Config(
+            max_pool_connections=pool, retries={"mode": "standard"}, parameter_validation=parameter_validation
+        ),
     )
 
     def respond(request: Any, **_: Any) -> AWSResponse:
@@ -153,20 +155,27 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5, help="runs per stage; the median is kept")
+    parser.add_argument(
+        "--parameter-validation",
+        action="store_true",
+        help="validate parameters client-side, as the restore operator did before (engine and raw alike)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one engine run (its reading thread only)")
     args = parser.parse_args()
 
     data = backup_bytes(args.items)
-    ddb = stubbed_dynamodb(args.workers + 2)
+    ddb = stubbed_dynamodb(args.workers + 2, parameter_validation=args.parameter_validation)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(stage_engine, data, ddb, args.workers)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         return
-    print(f"{args.items} items, {args.workers} workers, CPU us per item, median of {args.repeats} runs")
+    validation = "on" if args.parameter_validation else "off"
+    print(f"{args.items} items, {args.workers} workers, parameter validation {validation}, CPU us per item")
     for stage in STAGES:
         runs = [_cpu_us_per_item(stage, data, ddb, args.workers, args.items) for _ in range(args.repeats)]
-        print(f"  {stage.name:<12} {statistics.median(runs):7.1f}   (runs: {', '.join(f'{r:.1f}' for r in runs)})")
+        listed = ", ".join(f"{run:.1f}" for run in runs)
+        print(f"  {stage.name:<12} {statistics.median(runs):7.1f} median  (runs: {listed})")
 
 
 if __name__ == "__main__":
