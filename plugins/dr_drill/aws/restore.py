@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +69,10 @@ def batches(
     DynamoDB rejects a whole batch that holds one key twice; within a batch the later item
     replaces the earlier one, as a sequence of puts would, and the duplicate is counted.
     """
-    batch: dict[tuple[str, ...], TypedItem] = {}
+    batch: dict[tuple[Any, ...], TypedItem] = {}
     for item in items:
         stats.items_read += 1
-        key = item_key(item, key_names)
+        key = _batch_key(item, key_names)
         if key in batch:
             stats.duplicate_keys += 1
         batch[key] = item
@@ -79,6 +81,14 @@ def batches(
             batch = {}
     if batch:
         yield list(batch.values())
+
+
+def _batch_key(item: TypedItem, key_names: tuple[str, ...]) -> tuple[Any, ...]:
+    """A hashable stand-in for the item's key, for finding duplicates: cheaper than ``item_key``."""
+    try:
+        return tuple(tuple(item[name].items()) for name in key_names)
+    except (KeyError, TypeError, AttributeError):  # a malformed key: DynamoDB will say what is wrong
+        return item_key(item, key_names)
 
 
 class BatchWriter:
@@ -158,6 +168,59 @@ class BatchWriter:
             self.write([item])
 
 
+class _InFlight:
+    """Batches handed to the writer threads: at most ``limit`` in flight or queued, failures raised here."""
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int, while_waiting: Callable[[], None]) -> None:
+        self.pool = pool
+        self.limit = limit
+        self.while_waiting = while_waiting
+        # One slot per batch; cheaper per batch than waiting on every future in flight.
+        self._slots = threading.BoundedSemaphore(limit)
+        self._failures: list[BaseException] = []
+
+    def submit(self, write: Callable[[list[TypedItem]], None], batch: list[TypedItem]) -> None:
+        self._take_slot()
+        self.pool.submit(write, batch).add_done_callback(self._done)
+
+    def drain(self) -> None:
+        """Return once every batch submitted is written, or raise the first failure."""
+        for _ in range(self.limit):
+            self._take_slot()
+
+    def _take_slot(self) -> None:
+        while not self._slots.acquire(timeout=1.0):
+            self.while_waiting()
+        if self._failures:
+            raise self._failures[0]
+
+    def _done(self, future: Future[None]) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if failure is not None:
+            self._failures.append(failure)
+        self._slots.release()
+
+
+@contextmanager
+def _older_objects_left_alone() -> Iterator[None]:
+    """Keep the garbage collector's full passes to what the restore itself allocates.
+
+    The restore allocates several containers per item; each full collection would otherwise
+    walk the whole worker's heap (Airflow, botocore's service models) again, about a tenth
+    of the engine's CPU per item in benchmarks/engine_cpu.py. Reference counting still frees
+    every item; if something else (an executor before forking) has frozen objects already,
+    that is left to it.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def restore_items(
     ddb: Any,
     table_name: str,
@@ -185,23 +248,14 @@ def restore_items(
             last_report = time.monotonic()
             on_progress(stats)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool:
-        in_flight: set[Future[None]] = set()
+    with _older_objects_left_alone(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool:
+        in_flight = _InFlight(pool, 2 * workers, while_waiting=report)
         try:
             for batch in batches(items, key_names, batch_size, stats):
-                while len(in_flight) >= 2 * workers:
-                    done, in_flight = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-                    report()
-                in_flight.add(pool.submit(writer.write, batch))
+                in_flight.submit(writer.write, batch)
                 report()  # also when the reader, not the writers, is the slow side
-            while in_flight:
-                done, in_flight = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-                report()
-        finally:
-            for future in in_flight:
-                future.cancel()
+            in_flight.drain()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return stats

@@ -14,13 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dr_drill.core.items import TypedItem, TypedValue, canonical_number
+from dr_drill.core.items import CANONICAL_NUMBER_TEXT, CanonicalItem, TypedItem, TypedValue, canonical_number
 
 _MODULUS = 2**256
 DEFAULT_BUCKETS = 256
@@ -31,12 +30,8 @@ def _bytes(value: bytes | bytearray | str) -> bytes:
     return bytes(value) if isinstance(value, (bytes, bytearray)) else base64.b64decode(value)
 
 
-# Text that canonical_number would return unchanged: most numbers are already in this form.
-_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
-
-
 def _number(text: str | int | Decimal) -> str:
-    if isinstance(text, str) and text != "-0" and _CANONICAL_NUMBER.fullmatch(text):
+    if isinstance(text, str) and text != "-0" and CANONICAL_NUMBER_TEXT.fullmatch(text):
         return text
     return canonical_number(Decimal(text) if isinstance(text, str) else text)
 
@@ -48,7 +43,8 @@ def canonical_value(value: TypedValue) -> Any:
     if kind in ("S", "BOOL", "NULL"):
         return value
     if kind == "N":
-        return {"N": _number(inner)}
+        number = _number(inner)
+        return value if number is inner else {"N": number}
     if kind == "M":
         return {"M": {key: canonical_value(member) for key, member in inner.items()}}
     if kind == "L":
@@ -64,9 +60,14 @@ def canonical_value(value: TypedValue) -> Any:
     raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_bytes(item: TypedItem) -> bytes:
-    canonical = {name: canonical_value(value) for name, value in item.items()}
-    return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Return the item's canonical form as compact JSON, keys sorted at every level."""
+    # An item the reader built is canonical already: rebuilding it would only cost time.
+    canonical = item if type(item) is CanonicalItem else {name: canonical_value(value) for name, value in item.items()}
+    return _ENCODE(canonical).encode()
 
 
 def item_hash(item: TypedItem) -> int:

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 TypedValue = dict[str, Any]
 TypedItem = dict[str, TypedValue]
+
+# Decimal text that canonical_number would return unchanged ("-0" aside): most numbers already are.
+CANONICAL_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
+class CanonicalItem(dict):  # type: ignore[type-arg]
+    """A typed item built by ``to_typed_item``: already in the digest's canonical form.
+
+    Its numbers are canonical and it holds no sets or binary, so the content digest can
+    hash it as it is instead of rebuilding it (see ``dr_drill.core.digest.canonical_bytes``).
+    """
 
 
 def canonical_number(value: int | Decimal) -> str:
@@ -25,6 +37,9 @@ def canonical_number(value: int | Decimal) -> str:
         raise TypeError("a boolean is not a number")
     if isinstance(value, int):
         return str(value)
+    text = str(value)
+    if text != "-0" and CANONICAL_NUMBER_TEXT.fullmatch(text):
+        return text
     if not value.is_finite():
         raise ValueError(f"{value} is not a number DynamoDB can store")
     if value.is_zero():
@@ -38,6 +53,21 @@ def canonical_number(value: int | Decimal) -> str:
 
 def to_typed_value(value: Any) -> TypedValue:
     """Convert one plain JSON value (as parsed with Decimal numbers) to DynamoDB's typed form."""
+    kind = type(value)
+    # Exact types first, the commonest first: this runs for every value of every item restored.
+    if kind is str:
+        return {"S": value}
+    if kind is Decimal or kind is int:
+        return {"N": canonical_number(value)}
+    if kind is dict:
+        return {"M": {key: to_typed_value(inner) for key, inner in value.items()}}
+    if kind is list:
+        return {"L": [to_typed_value(inner) for inner in value]}
+    return _typed_other(value)
+
+
+def _typed_other(value: Any) -> TypedValue:
+    """The rest: booleans, nulls, subclasses of the JSON types, and what has no DynamoDB type."""
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bool):
@@ -55,11 +85,11 @@ def to_typed_value(value: Any) -> TypedValue:
     raise TypeError(f"{type(value).__name__} has no DynamoDB type")
 
 
-def to_typed_item(item: Any) -> TypedItem:
-    """Convert one plain JSON object to a DynamoDB item."""
+def to_typed_item(item: Any) -> CanonicalItem:
+    """Convert one plain JSON object to a DynamoDB item, in canonical form."""
     if not isinstance(item, dict):
         raise TypeError(f"an item must be a JSON object, not {type(item).__name__}")
-    return {key: to_typed_value(value) for key, value in item.items()}
+    return CanonicalItem({key: to_typed_value(value) for key, value in item.items()})
 
 
 def item_key(item: TypedItem, key_names: tuple[str, ...]) -> tuple[str, ...]:

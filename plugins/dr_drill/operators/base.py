@@ -68,8 +68,12 @@ class DrillStepOperator(BaseOperator):
     def s3_client(self) -> Any:
         return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
 
-    def dynamodb_client(self, max_pool_connections: int = 10) -> Any:
+    def dynamodb_client(self, max_pool_connections: int = 10, *, parameter_validation: bool = True) -> Any:
         # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
         # re-serialise our already typed items ({"S": ..} becoming a map).
-        config = Config(max_pool_connections=max_pool_connections, retries={"mode": "standard"})
+        config = Config(
+            max_pool_connections=max_pool_connections,
+            retries={"mode": "standard"},
+            parameter_validation=parameter_validation,
+        )
         return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", config=config).conn

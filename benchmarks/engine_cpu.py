@@ -1,0 +1,182 @@
+"""The restore engine's client CPU per item, in process, with no server: where the time goes.
+
+The DynamoDB client is a real botocore client (parameter validation, serialisation, signing
+and response parsing all run) whose HTTP layer is replaced by an immediate ``200 {}``; the
+backup is the benchmark's 20,000 ``app-users`` items in the original JSON format, read from
+memory. Each stage adds one piece of the engine, so the differences say what each costs:
+
+- ``read``: ``iter_typed_items`` alone (ijson + conversion to typed items);
+- ``read+digest``: the same through ``digesting(..., BucketedDigest)``;
+- ``engine``: ``restore_items`` over ``digesting(iter_typed_items(...))``, as the operator calls it;
+- ``raw``: typed requests of 25 built beforehand, sent from the same number of threads
+  through the same client: what the restore benchmark calls the raw limit.
+
+    PYTHONPATH=plugins:. .venv/bin/python -m benchmarks.engine_cpu [--profile]
+
+Not part of the test suite. See benchmarks/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+TABLE = "app-users"
+KEY_NAMES = ("user_id",)
+
+
+class _Body:
+    """The raw body botocore reads a stubbed response from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+def stubbed_dynamodb(pool: int, parameter_validation: bool = False) -> Any:
+    """A real boto3 DynamoDB client whose every request gets ``200 {}`` without leaving the process."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(
+            max_pool_connections=pool, retries={"mode": "standard"}, parameter_validation=parameter_validation
+        ),
+    )
+
+    def respond(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(b"{}"))
+
+    client.meta.events.register("before-send.dynamodb.*", respond)
+    return client
+
+
+def backup_bytes(items: int) -> bytes:
+    from demo.sample_data import json_backup_document, sample_items
+
+    document = json_backup_document(TABLE, sample_items(TABLE, items), datetime(2026, 11, 26, tzinfo=UTC))
+    return json.dumps(document).encode()
+
+
+def stage_read(data: bytes, _: Any, __: int) -> int:
+    from dr_drill.core.json_backup import iter_typed_items
+
+    return sum(1 for _ in iter_typed_items(io.BytesIO(data)))
+
+
+def stage_read_digest(data: bytes, _: Any, __: int) -> int:
+    from dr_drill.core.digest import BucketedDigest, digesting
+    from dr_drill.core.json_backup import iter_typed_items
+
+    return sum(1 for _ in digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES)))
+
+
+def stage_engine(data: bytes, ddb: Any, workers: int) -> int:
+    from dr_drill.aws.restore import restore_items
+    from dr_drill.core.digest import BucketedDigest, digesting
+    from dr_drill.core.json_backup import iter_typed_items
+
+    items = digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES))
+    stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25, workers=workers)
+    return stats.items_restored
+
+
+def raw_requests(data: bytes) -> list[list[dict[str, Any]]]:
+    from dr_drill.core.items import to_typed_item
+
+    typed = [{"PutRequest": {"Item": to_typed_item(item)}} for item in json.loads(data, parse_float=Decimal)["data"]]
+    return [typed[start : start + 25] for start in range(0, len(typed), 25)]
+
+
+def stage_raw(requests: list[list[dict[str, Any]]], ddb: Any, workers: int) -> int:
+    """Only the sending: ``requests`` were built beforehand, as the restore benchmark's raw limit does."""
+
+    def send(batch: list[dict[str, Any]]) -> int:
+        ddb.batch_write_item(RequestItems={TABLE: batch})
+        return len(batch)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(send, requests, chunksize=1))
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
+
+
+def _cpu_us_per_item(stage: Stage, data: bytes, ddb: Any, workers: int, items: int) -> float:
+    """One run's CPU (all threads) per item; the input is prepared first and not counted."""
+    source = stage.prepare(data)
+    gc.collect()
+    started = time.process_time()
+    done = stage.run(source, ddb, workers)
+    spent = time.process_time() - started
+    if done != items:
+        raise RuntimeError(f"{stage.name} handled {done} items, expected {items}")
+    return spent / items * 1e6
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Any, Any, int], int]
+    prepare: Callable[[bytes], Any] = _as_is
+
+
+STAGES = (
+    Stage("read", stage_read),
+    Stage("read+digest", stage_read_digest),
+    Stage("engine", stage_engine),
+    Stage("raw", stage_raw, raw_requests),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5, help="runs per stage; the median is kept")
+    parser.add_argument(
+        "--parameter-validation",
+        action="store_true",
+        help="validate parameters client-side, as the restore operator did before (engine and raw alike)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile one engine run (its reading thread only)")
+    args = parser.parse_args()
+
+    data = backup_bytes(args.items)
+    ddb = stubbed_dynamodb(args.workers + 2, parameter_validation=args.parameter_validation)
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(stage_engine, data, ddb, args.workers)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        return
+    validation = "on" if args.parameter_validation else "off"
+    print(f"{args.items} items, {args.workers} workers, parameter validation {validation}, CPU us per item")
+    for stage in STAGES:
+        runs = [_cpu_us_per_item(stage, data, ddb, args.workers, args.items) for _ in range(args.repeats)]
+        listed = ", ".join(f"{run:.1f}" for run in runs)
+        print(f"  {stage.name:<12} {statistics.median(runs):7.1f} median  (runs: {listed})")
+
+
+if __name__ == "__main__":
+    main()
