@@ -84,7 +84,7 @@ class Emulator:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def client(self, service: str):
+    def client(self, service: str, config=None):
         import boto3
 
         return boto3.client(
@@ -93,6 +93,7 @@ class Emulator:
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=config,
         )
 
     def airflow_connection(self) -> str:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.config import Config
 
 from demo.sample_data import SAMPLE_TABLES, create_source_table, json_backup_key, sample_items
 from dr_drill.aws.restore import restore_items
@@ -151,6 +152,26 @@ def test_restore_isolates_rejected_items_and_keeps_the_last_duplicate(source):
     assert all("c2" not in reason and "c3" not in reason for reason in stats.rejection_reasons)
     item = source.get_item(TableName=name, Key={"customer_id": {"S": "c1"}, "order_id": {"N": "1"}})["Item"]
     assert item["v"] == {"S": "last"}
+
+
+def test_items_dynamodb_cannot_read_or_store_are_isolated_without_client_side_validation(aws, source):
+    """The restore's client skips botocore's parameter validation: DynamoDB's own refusals still isolate."""
+    name = _scratch(source)
+    ddb = aws.client("dynamodb", config=Config(parameter_validation=False))
+    items = [
+        {"customer_id": {"S": "c1"}, "order_id": {"N": "1"}, "note": {"S": 5}},  # a number where text belongs
+        {"customer_id": {"S": "c2"}, "order_id": {"N": "2"}, "note": {"S": "x" * 500_000}},  # over 400 KB
+        {"customer_id": {"S": "c3"}, "order_id": {"N": "3"}, "note": {"S": "fine"}},
+    ]
+
+    stats = restore_items(ddb, name, items, key_names=("customer_id", "order_id"), batch_size=25, workers=1)
+
+    assert (stats.items_restored, stats.items_failed, len(stats.rejected_keys)) == (1, 2, 2)
+    assert set(stats.rejection_reasons) == {
+        "NUMBER_VALUE cannot be converted to String",
+        "Item size has exceeded the maximum allowed size",
+    }
+    assert count_items(source, name) == 1
 
 
 def test_source_schema_of_a_missing_table_is_a_clear_error(aws):

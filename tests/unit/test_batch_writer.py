@@ -73,3 +73,16 @@ def test_batches_hold_distinct_keys_and_respect_the_size():
     assert [[item["id"]["S"] for item in group] for group in groups] == [["a", "b"], ["c", "d"], ["e"]]
     assert groups[0][0]["n"] == {"N": "1"}  # the later duplicate won
     assert stats.duplicate_keys == 1 and stats.items_read == 6
+
+
+def test_a_request_over_the_size_limit_is_split_to_find_the_item_that_is_too_big():
+    """DynamoDB answers HTTP 413 for a body over 16 MB; alone, the oversized item is refused by name of rule."""
+    too_large = ClientError({"Error": {"Code": "413", "Message": "Request Entity Too Large"}}, "BatchWriteItem")
+    too_big = ClientError({"Error": {"Code": "ValidationException", "Message": "Item size exceeded"}}, "Batch")
+    ddb = ScriptedDynamoDB([too_large, 0, too_big, 0])
+    writer, stats = _writer(ddb)
+
+    writer.write(_items(3))
+
+    assert stats.items_restored == 2 and stats.items_failed == 1
+    assert stats.rejection_reasons == {"Item size exceeded": 1} and len(stats.rejected_keys) == 1

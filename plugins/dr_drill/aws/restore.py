@@ -19,6 +19,9 @@ from dr_drill.core.items import TypedItem, hashed_key, item_key
 
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 _SERVER_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
+# A request DynamoDB refuses because of what one of its items holds: bad types or sizes, or a
+# body over the 16 MB limit (HTTP 413). Its items are then written one by one to find the culprit.
+_ITEM_REFUSED_CODES = frozenset({"ValidationException", "SerializationException", "RequestEntityTooLarge", "413"})
 REJECTED_KEYS_CAP = 20
 
 
@@ -132,7 +135,7 @@ class BatchWriter:
                 response = self.ddb.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as err:
                 code = err.response.get("Error", {}).get("Code", "")
-                if code == "ValidationException":
+                if code in _ITEM_REFUSED_CODES:
                     # DynamoDB's message names the rule broken, never the item's values.
                     reason = err.response.get("Error", {}).get("Message", code)[:200]
                     self._isolate([request["PutRequest"]["Item"] for request in pending], reason)
