@@ -26,6 +26,12 @@ def restore_method(backup_source: str, *, import_table: bool = False) -> str:
     return BATCH_WRITE
 
 
+def drill_restore_method(spec: dict[str, Any], located: dict[str, Any] | None) -> str:
+    """Return how this drill restores: from the located backup's source, else the spec's, and the plan."""
+    source = (located or {}).get("source", spec["backup_source"])
+    return restore_method(source, import_table=spec.get("import_table", False))
+
+
 def progress_line(done: int, expected: int | None, elapsed_seconds: float) -> str:
     """Return ``done/expected items, rate, ETA`` for the task log; the ETA only when the total is known."""
     rate = done / elapsed_seconds if elapsed_seconds > 0 else 0.0

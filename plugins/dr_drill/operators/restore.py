@@ -23,8 +23,8 @@ from dr_drill.core.restore import (
     BATCH_WRITE,
     IMPORT_TABLE,
     combine_restore_results,
+    drill_restore_method,
     progress_line,
-    restore_method,
     split_restore,
 )
 from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
@@ -223,7 +223,7 @@ class CombineRestoreOperator(DrillStepOperator):
     Runs when every restore task is done (``all_done``): a share that failed or did not run
     fails the restore with that task's reason, so the record names it. It reads nothing of
     the setup task (Airflow requires ``all_success`` right after a setup), so it derives the
-    restore method from the spec and the located backup, as the setup did.
+    restore method with the setup's own ``drill_restore_method``.
 
     :param located: what the locate step returned (to know how many parts the restore has).
     :param part_task_ids: the restore tasks' ids, part 1 first.
@@ -241,8 +241,7 @@ class CombineRestoreOperator(DrillStepOperator):
         spec = self.spec
         if not self.located:
             raise RestoreIncomplete("the restore did not run: the locate step found no backup")
-        source = self.located.get("source", spec["backup_source"])
-        method = restore_method(source, import_table=spec.get("import_table", False))
+        method = drill_restore_method(spec, self.located)  # as the setup task derived it
         count = len(split_restore(method, self.located, spec.get("restore_tasks", 1)))
         ti = context["ti"]
         parts = []

@@ -24,7 +24,7 @@ from dr_drill.aws.server_side_restore import (
     start_server_side_restore,
 )
 from dr_drill.core.errors import UnsafeTarget
-from dr_drill.core.restore import BATCH_WRITE, IMPORT_TABLE, SERVER_SIDE_METHODS, restore_method
+from dr_drill.core.restore import BATCH_WRITE, IMPORT_TABLE, SERVER_SIDE_METHODS, drill_restore_method
 from dr_drill.core.scratch import SCRATCH_TAG, index_names
 from dr_drill.operators.base import DrillStepOperator, now
 from dr_drill.operators.settings import read_settings
@@ -57,9 +57,7 @@ class CreateScratchTableOperator(DrillStepOperator):
     def run(self, context: Context) -> dict[str, Any]:
         spec = self.spec
         located = self.located or {"source": spec["backup_source"]}
-        method = restore_method(
-            located.get("source", spec["backup_source"]), import_table=spec.get("import_table", False)
-        )
+        method = drill_restore_method(spec, located)
         ddb = self.dynamodb_client()
         started_at = now()
         # What the teardown needs to recognise this drill's table even if this task dies half way.
