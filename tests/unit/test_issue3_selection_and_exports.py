@@ -24,6 +24,7 @@ from dr_drill.core.export_manifest import (
 )
 from dr_drill.core.plan import Settings, resolve_drill_specs
 from dr_drill.core.selection import Candidate, SelectionPolicy, choose_restore_time, select_backup
+from tests.unit.test_evidence_and_notification import SPEC
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -235,18 +236,6 @@ def test_plan_keys_for_sources_and_selection():
             run_id="r",
             started_at=NOW,
         )
-
-
-SPEC = {
-    "drill_id": "20261126T020000Z-0123456789ab",
-    "dag_id": "dynamodb_restore_drill",
-    "run_id": "scheduled__2026-11-26T02:00:00+00:00",
-    "started_at": "2026-11-26T02:00:00+00:00",
-    "table_name": "app-users",
-    "scratch_table": "drill-app-users-scheduled-abc",
-    "rto_target_seconds": 60,
-    "rpo_target_seconds": 86400,
-}
 
 
 def test_evidence_of_a_failed_newest_backup_names_the_newest_that_verifies():

@@ -26,6 +26,7 @@ from dr_drill.core.scratch import (
     scratch_table_name,
     scratch_tags,
 )
+from tests.unit.test_evidence_and_notification import SPEC as EVIDENCE_SPEC
 
 SOURCE_DESCRIPTION = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -217,18 +218,7 @@ def test_combined_split_restore_adds_counts_and_merges_digests():
     assert combined["backup_digest"] == _digest(items).to_dict()
 
 
-SPEC = {
-    "drill_id": "20261126T020000Z-0123456789ab",
-    "dag_id": "dynamodb_restore_drill",
-    "run_id": "scheduled__2026-11-26T02:00:00+00:00",
-    "started_at": "2026-11-26T02:00:00+00:00",
-    "table_name": "app-users",
-    "backup_source": "s3_json",
-    "scratch_table": "drill-app-users-scheduled-abc",
-    "keep_scratch_table": False,
-    "rto_target_seconds": 60,
-    "rpo_target_seconds": 86400,
-}
+SPEC = {**EVIDENCE_SPEC, "keep_scratch_table": False}
 
 
 def test_evidence_carries_restore_engine_and_scratch_table_figures():
