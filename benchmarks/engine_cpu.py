@@ -79,22 +79,22 @@ def backup_bytes(items: int) -> bytes:
 
 
 def stage_read(data: bytes, _: Any, __: int) -> int:
-    from dr_drill.core.json_backup import iter_typed_items
+    from dr_drill.core.sources.s3_json import iter_typed_items
 
     return sum(1 for _ in iter_typed_items(io.BytesIO(data)))
 
 
 def stage_read_digest(data: bytes, _: Any, __: int) -> int:
-    from dr_drill.core.digest import BucketedDigest, digesting
-    from dr_drill.core.json_backup import iter_typed_items
+    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.core.sources.s3_json import iter_typed_items
 
     return sum(1 for _ in digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES)))
 
 
 def stage_engine(data: bytes, ddb: Any, workers: int) -> int:
-    from dr_drill.aws.restore import restore_items
-    from dr_drill.core.digest import BucketedDigest, digesting
-    from dr_drill.core.json_backup import iter_typed_items
+    from dr_drill.aws.batch_writer import restore_items
+    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.core.sources.s3_json import iter_typed_items
 
     items = digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES))
     stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25, workers=workers)
@@ -102,7 +102,7 @@ def stage_engine(data: bytes, ddb: Any, workers: int) -> int:
 
 
 def raw_requests(data: bytes) -> list[list[dict[str, Any]]]:
-    from dr_drill.core.items import to_typed_item
+    from dr_drill.core.items.canonical import to_typed_item
 
     typed = [{"PutRequest": {"Item": to_typed_item(item)}} for item in json.loads(data, parse_float=Decimal)["data"]]
     return [typed[start : start + 25] for start in range(0, len(typed), 25)]

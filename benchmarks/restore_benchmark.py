@@ -34,7 +34,9 @@ def _client(service: str, endpoint: str, pool: int = 10, *, parameter_validation
     import boto3
     from botocore.config import Config
 
-    config = Config(max_pool_connections=pool, retries={"mode": "standard"}, parameter_validation=parameter_validation)
+    from dr_drill.aws.retries import botocore_retries
+
+    config = Config(max_pool_connections=pool, retries=botocore_retries(), parameter_validation=parameter_validation)
     return boto3.client(
         service,
         endpoint_url=endpoint,
@@ -96,16 +98,18 @@ def run_original(endpoint: str, table: str, key: str, workers: int) -> int:
 
 def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
     """This project's engine, exactly as the restore operator calls it."""
-    from dr_drill.aws.backup_items import iter_backup_items
-    from dr_drill.aws.restore import restore_items
-    from dr_drill.core.digest import BucketedDigest, digesting
+    from dr_drill.aws.batch_writer import restore_items
+    from dr_drill.aws.sources import Clients, adapter_for
+    from dr_drill.contracts import BackupRef, VerifiedBackup
+    from dr_drill.core.items.digest import BucketedDigest, digesting
 
-    located = {"source": "s3_json", "bucket": BUCKET, "key": key}
+    source = adapter_for("s3_json", Clients(s3=lambda: _client("s3", endpoint), dynamodb=lambda: None))
+    items = source.iter_items(BackupRef(location=key, bucket=BUCKET, key=key), VerifiedBackup())
     # The operator also digests every item it reads, for the validate step's content proof.
     stats = restore_items(
         _writer_client(endpoint, workers),
         table,
-        digesting(iter_backup_items(_client("s3", endpoint), located), BucketedDigest(("user_id",))),
+        digesting(items, BucketedDigest(("user_id",))),
         key_names=("user_id",),
         batch_size=25,
         workers=workers,
@@ -119,7 +123,7 @@ def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
 
 def prepare_raw(endpoint: str, key: str) -> list[list[dict[str, Any]]]:
     """The raw limit's input, built before the clock starts: typed items already in requests of 25."""
-    from dr_drill.core.items import to_typed_item
+    from dr_drill.core.items.canonical import to_typed_item
 
     s3 = _client("s3", endpoint)
     items = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read(), parse_float=Decimal)["data"]
@@ -147,8 +151,8 @@ def child(args: argparse.Namespace) -> None:
     import boto3  # noqa: F401
 
     import dr_drill.aws.backup_items
-    import dr_drill.aws.restore
-    import dr_drill.core.digest  # noqa: F401
+    import dr_drill.aws.batch_writer
+    import dr_drill.core.items.digest  # noqa: F401
 
     baseline = _peak_rss_mb()
     raw_input = prepare_raw(args.endpoint, args.key) if args.algorithm == "raw" else None

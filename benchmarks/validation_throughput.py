@@ -23,9 +23,9 @@ from botocore.config import Config
 
 from demo.emulator import Emulator
 from demo.sample_data import sample_user
-from dr_drill.aws.validation import parallel_scan, summarise_table
-from dr_drill.core.digest import BucketedDigest
-from dr_drill.core.items import to_typed_item
+from dr_drill.aws.table_scan import parallel_scan, summarise_table
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.items.digest import BucketedDigest
 
 TABLE = "bench-validation"
 

@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from demo.emulator import Emulator  # noqa: E402
 from demo.sample_data import json_backup_key, sample_user  # noqa: E402
-from dr_drill.core.json_backup import OriginalChecksum  # noqa: E402
+from dr_drill.core.sources.s3_json import OriginalChecksum  # noqa: E402
 
 BUCKET = "bench-backups"
 TABLE = "app-users"
@@ -38,7 +38,8 @@ LIMIT_MB = 50
 # Runs in a fresh interpreter: imports first, then the verification whose peak RSS is measured.
 CHILD = """
 import json, sys, time, boto3
-from dr_drill.aws.s3_backups import verify_json_object
+from dr_drill.aws.sources import Clients, adapter_for
+from dr_drill.contracts import BackupRef
 
 def vm(field):
     for line in open("/proc/self/status"):
@@ -54,8 +55,9 @@ with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # Linux: reset the peak, so the next VmHWM is the verification's own high-water mark
 before = vm("VmRSS")
 started = time.monotonic()
-verified = verify_json_object(s3, bucket, key, table)
-print(json.dumps({"items": verified["item_count"], "bytes": verified["size_bytes"],
+source = adapter_for("s3_json", Clients(s3=lambda: s3, dynamodb=lambda: None))
+verified = source.verify(BackupRef(location=key, bucket=bucket, key=key), table)
+print(json.dumps({"items": verified.item_count, "bytes": verified.size_bytes,
                   "seconds": round(time.monotonic() - started, 2), "import_peak_kb": import_peak,
                   "rss_before_kb": before, "peak_rss_kb": vm("VmHWM")}))
 """

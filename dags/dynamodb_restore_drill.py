@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
 
-from dr_drill.core.plan import (
+from dr_drill.core.plan.drill_plan import (
     BACKUP_SOURCES,
     DEFAULT_SWEEP_MAX_AGE_HOURS,
     SETTING_SCHEMAS,
@@ -142,7 +142,7 @@ def plan_drills() -> list[dict[str, Any]]:
     )
     for spec in specs:
         log.info("Drilling %s from s3://%s into %s", spec.table_name, spec.backup_bucket, spec.scratch_table)
-    return [spec.to_dict() for spec in specs]
+    return [spec.to_xcom() for spec in specs]
 
 
 @task_group(group_id="drill")
@@ -168,6 +168,7 @@ def drill_table(spec: dict[str, Any]) -> None:
         task_id="restore",
         spec=spec,
         located=locate.output,
+        verified=verify.output,
         part_task_ids=[part.task_id for part in parts],
         trigger_rule="all_done",
         **capped,
@@ -180,7 +181,9 @@ def drill_table(spec: dict[str, Any]) -> None:
         located=locate.output,
         **capped,
     )
-    drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, setup_task_id=create.task_id, **capped)
+    drop = DropScratchTableOperator(
+        task_id="drop_scratch_table", spec=spec, claim_task_ids=[create.task_id, parts[0].task_id], **capped
+    )
     record = RecordDrillOperator(
         task_id="record",
         spec=spec,

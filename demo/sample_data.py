@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.selection import json_backup_prefix
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.sources.s3_json import json_backup_prefix
 
 _FIRST_NAMES = ["Nguyễn", "Zoë", "Søren", "Łukasz", "Chloé", "Ana", "Kenji", "Ngọc", "Émile", "李"]
 

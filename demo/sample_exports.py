@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from dr_drill.core.items import to_typed_item
+from dr_drill.core.items.canonical import to_typed_item
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from dr_drill.core.chain import ChainVerdict, verify_chain
-from dr_drill.core.report import build_pack, render_pack
+from dr_drill.core.evidence.chain import ChainVerdict, verify_chain
+from dr_drill.core.report.html import build_pack, render_pack
 
 _TABLE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dr_drill.core.chain import ChainEntry, verify_chain
-from dr_drill.core.report import build_pack, render_drill_report, render_pack
+from dr_drill.core.evidence.chain import ChainEntry, verify_chain
+from dr_drill.core.report.html import build_pack, render_drill_report, render_pack
 from tests.unit.test_issue6_records_and_reports import _nights
 
 ROOT = Path(__file__).resolve().parents[2]

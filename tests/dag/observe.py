@@ -6,7 +6,7 @@ from typing import Any
 
 from demo.run_demo import BACKUP_BUCKET
 from demo.run_demo import evidence_records as stored_evidence_records
-from dr_drill.core.evidence import validate_evidence
+from dr_drill.core.evidence.record import validate_evidence
 from tests.snapshots import table_items
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk import DagRunState
 
-from dr_drill.core.scratch import scratch_tags
+from dr_drill.core.restore.scratch import scratch_tags
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
 

@@ -1,4 +1,4 @@
-"""Issue 4: ImportTable drills under dag.test(): setup, restore in the triggerer, teardown; and a setup that died.
+"""ImportTable drills under dag.test(): setup, restore in the triggerer, teardown; and a restore that died.
 
 The plain drill runs against the moto server alone (ImportTable, DescribeImport). The crashed
 setup needs ListImports and ClientToken idempotency, which moto lacks: those runs give the
@@ -13,10 +13,10 @@ import time
 
 import pytest
 
+from dr_drill.aws.import_table import start_import
 from dr_drill.aws.scratch_tables import describe_table
-from dr_drill.aws.server_side_restore import start_server_side_restore
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.restore import IMPORT_TABLE
+from dr_drill.contracts import LocatedBackup
+from dr_drill.core.items.canonical import to_typed_item
 from dr_drill.operators.base import DrillStepOperator
 from tests.dag.test_issue4_restore_operators import SOURCE, _FakeTI, _server_side_dag, _source, _spec
 from tests.imports_like_aws import ImportsLikeAws
@@ -35,10 +35,11 @@ def _located(s3):
         "source": "s3_export",
         "location": f"s3://exports/nightly/AWSDynamoDB/{EXPORT_ID}/",
         "candidates_considered": 1,
+        "selection": {"policy": "latest"},
         "bucket": "exports",
+        "export_root": "nightly/AWSDynamoDB/",
         "export_id": EXPORT_ID,
         "export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{SOURCE}/export/{EXPORT_ID}",
-        "data_files": [key],
         "item_count": ITEMS,
     }
 
@@ -54,14 +55,7 @@ def _operators_use(monkeypatch, ddb):
 def _import_died_before_its_arn_was_saved(ddb, spec, located):
     definition = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}
     definition["AttributeDefinitions"] = [{"AttributeName": "pk", "AttributeType": "S"}]
-    arn = start_server_side_restore(
-        ddb,
-        method=IMPORT_TABLE,
-        name=spec["scratch_table"],
-        located=located,
-        include_indexes=True,
-        definition=definition,
-    )["import_arn"]
+    arn = start_import(ddb, name=spec["scratch_table"], export=LocatedBackup.from_xcom(located), definition=definition)
     for _ in range(100):  # moto imports in a thread of the server
         if describe_table(ddb, spec["scratch_table"]) is not None:
             return arn
@@ -73,35 +67,34 @@ def test_an_import_table_drill_restores_counts_and_drops_its_table(aws):
     ddb = aws.client("dynamodb")
     _source(ddb)
     located = _located(aws.client("s3"))
-    spec = _import_spec("issue4-import")
+    spec = _import_spec("import-drill")
     before = table_items(ddb, SOURCE)
 
-    run = _server_side_dag("issue4_import", spec, located).test()
+    run = _server_side_dag("import_drill", spec, located).test()
 
     assert run.state == "success"
     restored = run.get_task_instance("restore").xcom_pull(task_ids="restore")
-    assert restored["method"] == IMPORT_TABLE
+    assert restored["method"] == "import_table"
     assert restored["items_restored"] == ITEMS and restored["items_counted_by"] == "restore"
     assert describe_table(ddb, spec["scratch_table"]) is None
     assert table_items(ddb, SOURCE) == before
 
 
 @pytest.mark.parametrize("keep", [pytest.param(True, id="kept"), pytest.param(False, id="dropped")])
-def test_a_retried_setup_resumes_the_import_an_earlier_try_started(aws, monkeypatch, keep):
+def test_a_retried_restore_resumes_the_import_an_earlier_try_started(aws, monkeypatch, keep):
     ddb = ImportsLikeAws(aws.client("dynamodb"))
     _source(ddb)
     located = _located(aws.client("s3"))
-    spec = _import_spec(f"issue4-import-retried-{keep}", keep=keep)
+    spec = _import_spec(f"import-retried-{keep}", keep=keep)
     first = _import_died_before_its_arn_was_saved(ddb, spec, located)
     _operators_use(monkeypatch, ddb)
 
-    run = _server_side_dag(f"issue4_import_retried_{keep}", spec, located).test()
+    run = _server_side_dag(f"import_retried_{keep}", spec, located).test()
 
     assert run.state == "success"
-    created = run.get_task_instance("create_scratch_table").xcom_pull(task_ids="create_scratch_table")
-    assert created["import_arn"] == first and created["resumed"] is True
-    assert ddb.import_calls == 1  # the earlier try's import, not a second one
     restored = run.get_task_instance("restore").xcom_pull(task_ids="restore")
+    assert restored["import_arn"] == first
+    assert ddb.import_calls == 1  # the earlier try's import, not a second one
     assert restored["items_restored"] == ITEMS
     assert (describe_table(ddb, spec["scratch_table"]) is not None) is keep
 
@@ -112,12 +105,12 @@ def test_the_teardown_deletes_the_table_of_an_import_whose_arn_was_lost(aws, mon
     ddb = ImportsLikeAws(aws.client("dynamodb"))
     _source(ddb)
     located = _located(aws.client("s3"))
-    spec = _import_spec("issue4-import-crashed")
+    spec = _import_spec("import-crashed")
     _import_died_before_its_arn_was_saved(ddb, spec, located)
     _operators_use(monkeypatch, ddb)
-    drop = DropScratchTableOperator(task_id="drop", spec=spec, setup_task_id="create")
+    drop = DropScratchTableOperator(task_id="drop", spec=spec, claim_task_ids=["create", "restore"])
 
-    claim = {"method": IMPORT_TABLE, "located": located}  # saved before the ImportTable call
+    claim = {"method": "import_table", "located": located}  # saved before the ImportTable call
     assert drop.run({"ti": _FakeTI({"scratch_claim": claim})})["deleted"] is True
     assert describe_table(ddb, spec["scratch_table"]) is None
     assert describe_table(ddb, SOURCE) is not None

@@ -1,16 +1,20 @@
-"""Issue 4's operators under dag.test(): server-side restores awaited in the (inline) triggerer, and the guards."""
+"""The restore operators under dag.test(): server-side restores awaited in the (inline) triggerer, and the guards."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dr_drill.aws.scratch_tables import _tags, describe_table
-from dr_drill.core.errors import UnsafeTarget
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, scratch_table_name
+from dr_drill.aws.scratch_tables import describe_table
+from dr_drill.aws.scratch_tables import table_tags as _tags
+from dr_drill.contracts import LocatedBackup, ScratchTable
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.restore.scratch import RUN_ID_TAG, SCRATCH_TAG
+from dr_drill.errors import UnsafeTarget
+from tests.drills import drill_spec, source_adapter
 from tests.snapshots import table_items
 
 SOURCE = "ledger"
@@ -28,20 +32,16 @@ def _source(ddb, items=40):
         ddb.put_item(TableName=SOURCE, Item=to_typed_item({"pk": f"k{number}", "amount": number}))
 
 
-def _spec(run_id, scratch_table=None, keep=False):
-    return {
-        "table_name": SOURCE,
-        "run_id": run_id,
-        "scratch_prefix": PREFIX,
-        "scratch_table": scratch_table or scratch_table_name(SOURCE, run_id, PREFIX),
-        "keep_scratch_table": keep,
-        "batch_size": 25,
-        "restore_workers": 4,
-        "backup_source": "native_backup",
-        "include_indexes": True,
-        "key_schema": None,
-        "import_table": False,
-    }
+def _spec(run_id, scratch_table=None, keep=False, source="native_backup"):
+    spec = drill_spec(SOURCE, run_id=run_id, backup_source=source, keep_scratch_table=keep, restore_workers=4)
+    if scratch_table:
+        spec = dataclasses.replace(spec, scratch_table=scratch_table)
+    return spec.to_xcom()
+
+
+def _located(source="native_backup", **fields):
+    located = {"location": fields.get("backup_arn", "x"), "candidates_considered": 1, "selection": {"policy": "latest"}}
+    return {**located, "source": source, **fields}
 
 
 def _server_side_dag(dag_id, spec, located, timeout=timedelta(minutes=5)):
@@ -55,7 +55,9 @@ def _server_side_dag(dag_id, spec, located, timeout=timedelta(minutes=5)):
         restore = RestoreBackupOperator(
             task_id="restore", spec=spec, located=located, scratch=create.output, server_side_timeout=timeout
         )
-        drop = DropScratchTableOperator(task_id="drop_scratch_table", spec=spec, setup_task_id=create.task_id)
+        drop = DropScratchTableOperator(
+            task_id="drop_scratch_table", spec=spec, claim_task_ids=[create.task_id, restore.task_id]
+        )
         create >> restore >> drop
         drop.as_teardown(setups=create)
     _serialize(dag)
@@ -91,19 +93,17 @@ def test_server_side_restore_waits_in_the_triggerer_and_tags_the_table(aws, sour
         TableName=SOURCE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
     backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
-    located = {
-        "source": source,
-        "location": backup_arn,
-        "candidates_considered": 1,
-        "backup_arn": backup_arn,
-        "source_table_name": SOURCE,
-        "restore_time": datetime.now(UTC).isoformat(),
-    }
-    run_id = f"issue4-{source}"
-    spec = {**_spec(run_id, keep=keep), "backup_source": source}
+    located = _located(
+        source,
+        backup_arn=backup_arn if source == "native_backup" else None,
+        source_table_name=SOURCE,
+        restore_time=datetime.now(UTC).isoformat() if source == "pitr" else None,
+    )
+    run_id = f"server-side-{source}"
+    spec = _spec(run_id, keep=keep, source=source)
     before = table_items(ddb, SOURCE)
 
-    run = _server_side_dag(f"issue4_{source}", spec, located).test()
+    run = _server_side_dag(f"server_side_{source}", spec, located).test()
 
     assert run.state == "success"
     restore_ti = run.get_task_instance("restore")
@@ -117,40 +117,43 @@ def test_server_side_restore_waits_in_the_triggerer_and_tags_the_table(aws, sour
     assert table_items(ddb, SOURCE) == before
 
 
-def test_a_backup_gone_before_the_restore_fails_the_setup_with_a_named_reason(aws):
+def test_a_backup_gone_before_the_restore_fails_the_restore_with_a_named_reason(aws):
     ddb = aws.client("dynamodb")
     _source(ddb)
     backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
     ddb.delete_backup(BackupArn=backup_arn)  # gone between locate and restore
-    located = {"source": "native_backup", "location": backup_arn, "candidates_considered": 1, "backup_arn": backup_arn}
-    run_id = "issue4-gone-backup"
+    located = _located(backup_arn=backup_arn)
+    run_id = "server-side-gone-backup"
 
-    run = _server_side_dag("issue4_gone_backup", _spec(run_id), located).test()
+    run = _server_side_dag("server_side_gone_backup", _spec(run_id), located).test()
 
     assert run.state == "failed"
-    create = run.get_task_instance("create_scratch_table")
-    assert create.state == "failed"
-    failure = create.xcom_pull(task_ids="create_scratch_table", key="drill_failure")
-    assert "BackupNotFoundException" in failure["reason"]
+    assert run.get_task_instance("create_scratch_table").state == "success"  # the setup only settles the claim
+    restore = run.get_task_instance("restore")
+    assert restore.state == "failed"
+    failure = restore.xcom_pull(task_ids="restore", key="drill_failure")
+    assert failure["step"] == "restore" and "BackupNotFoundException" in failure["reason"]
     assert describe_table(ddb, _spec(run_id)["scratch_table"]) is None
     assert describe_table(ddb, SOURCE) is not None
 
 
 def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_drill(aws):
-    from dr_drill.aws.server_side_restore import start_server_side_restore
     from dr_drill.operators.scratch import DropScratchTableOperator
 
     ddb = aws.client("dynamodb")
     _source(ddb)
     backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
-    located = {"source": "native_backup", "backup_arn": backup_arn, "source_table_name": SOURCE}
+    located = _located(backup_arn=backup_arn, source_table_name=SOURCE)
     spec = _spec("run-crashed")
     # The restore was started, then the drill died before the restore step tagged the table.
-    start_server_side_restore(
-        ddb, method="restore_from_backup", name=spec["scratch_table"], located=located, include_indexes=True
+    scratch = ScratchTable(name=spec["scratch_table"], method="restore_from_backup", started_at="2026-11-26T02:00:00")
+    source_adapter(aws, "native_backup").start_restore(
+        drill_spec(SOURCE, run_id="run-crashed", backup_source="native_backup"),
+        scratch,
+        LocatedBackup.from_xcom(located),
     )
     claim = {"method": "restore_from_backup", "located": located}
-    drop = DropScratchTableOperator(task_id="drop", spec=spec, setup_task_id="create")
+    drop = DropScratchTableOperator(task_id="drop", spec=spec, claim_task_ids=["create", "restore"])
 
     assert drop.run({"ti": _FakeTI({"scratch_claim": claim})})["deleted"] is True
     assert describe_table(ddb, spec["scratch_table"]) is None
@@ -158,11 +161,12 @@ def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_dri
 
 
 def test_trigger_reports_the_deadline_so_the_drill_fails_clearly(aws, monkeypatch):
-    from dr_drill.operators import server_side_restore as module
+    from dr_drill.aws.sources.base import SourceAdapter
+    from dr_drill.triggers.server_side_restore import ServerSideRestoreTrigger
 
-    monkeypatch.setattr(module, "server_side_status", lambda *args, **kwargs: {"state": "running"})
-    trigger = module.ServerSideRestoreTrigger(
-        method="restore_from_backup",
+    monkeypatch.setattr(SourceAdapter, "restore_state", lambda *args, **kwargs: {"state": "running"})
+    trigger = ServerSideRestoreTrigger(
+        source="native_backup",
         table_name="drill-x-1",
         deadline=(datetime.now(UTC) + timedelta(seconds=0.3)).isoformat(),
         poll_seconds=0.1,
@@ -175,7 +179,7 @@ def test_trigger_reports_the_deadline_so_the_drill_fails_clearly(aws, monkeypatc
     payload = asyncio.run(first_event())
     assert payload["state"] == "timeout"
     classpath, kwargs = trigger.serialize()
-    assert classpath == "dr_drill.operators.server_side_restore.ServerSideRestoreTrigger"
+    assert classpath == "dr_drill.triggers.server_side_restore.ServerSideRestoreTrigger"
     assert kwargs["deadline"] == trigger.deadline
 
 
@@ -196,7 +200,9 @@ class _FakeTI:
     "claim",
     [
         pytest.param(None, id="no-claim"),
-        pytest.param({"method": "restore_from_backup", "located": {"backup_arn": "arn:x"}}, id="server-side-claim"),
+        pytest.param(
+            {"method": "restore_from_backup", "located": _located(backup_arn="arn:x")}, id="server-side-claim"
+        ),
     ],
 )
 def test_teardown_pointed_at_the_source_refuses_and_leaves_it_untouched(aws, claim):
@@ -205,7 +211,8 @@ def test_teardown_pointed_at_the_source_refuses_and_leaves_it_untouched(aws, cla
     ddb = aws.client("dynamodb")
     _source(ddb)
     before = table_items(ddb, SOURCE)
-    drop = DropScratchTableOperator(task_id="drop", spec=_spec("run-1", scratch_table=SOURCE), setup_task_id="create")
+    spec = _spec("run-1", scratch_table=SOURCE)
+    drop = DropScratchTableOperator(task_id="drop", spec=spec, claim_task_ids=["create"])
 
     with pytest.raises(UnsafeTarget):
         drop.run({"ti": _FakeTI({"scratch_claim": claim})})
@@ -225,14 +232,17 @@ def test_restore_pointed_at_the_source_refuses_and_leaves_it_untouched(aws):
     restore = RestoreBackupOperator(
         task_id="restore",
         spec=_spec("run-1", scratch_table=SOURCE),
-        located={"source": "s3_json", "bucket": "backups", "key": "b.json", "location": "s3://backups/b.json"},
+        located=_located("s3_json", bucket="backups", key="b.json", location="s3://backups/b.json"),
         scratch={
             "name": SOURCE,
             "method": "batch_write",
-            "key_schema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "attribute_definitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "definition": {
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            },
             "started_at": datetime.now(UTC).isoformat(),
         },
+        verified={"item_count": 1, "checksum_verified": True},
     )
 
     with pytest.raises(UnsafeTarget, match="not a scratch table of this drill"):

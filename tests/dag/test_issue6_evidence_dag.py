@@ -10,8 +10,8 @@ from airflow.sdk import DagRunState
 
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
-from dr_drill.core.evidence import validate_evidence
-from dr_drill.core.notification import METRIC_NAMES
+from dr_drill.core.evidence.notification import METRIC_NAMES
+from dr_drill.core.evidence.record import validate_evidence
 from dr_drill.evidence import main as evidence_cli
 from tests.dag.conftest import TABLE
 

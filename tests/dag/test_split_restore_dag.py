@@ -10,7 +10,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import sample_items
 from demo.sample_exports import put_export, typed_items
-from dr_drill.core.report import render_drill_report
+from dr_drill.core.report.html import render_drill_report
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
 

@@ -10,39 +10,45 @@ import pytest
 from botocore.config import Config
 
 from demo.sample_data import SAMPLE_TABLES, create_source_table, json_backup_key, sample_items
-from dr_drill.aws.restore import restore_items
-from dr_drill.aws.s3_backups import locate_json_backup, open_backup
+from dr_drill.aws.batch_writer import restore_items
+from dr_drill.aws.s3 import open_object
 from dr_drill.aws.scratch_tables import (
     assert_scratch_table,
     create_scratch_table,
     delete_scratch_table,
     describe_table,
-    source_key_schema,
+    scratch_definition,
+    source_table_definition,
 )
-from dr_drill.aws.validation import count_items
-from dr_drill.core.errors import BackupNotFound, RestoreIncomplete, UnsafeTarget
-from dr_drill.core.json_backup import iter_typed_items
-from dr_drill.core.scratch import scratch_table_name
-from dr_drill.core.selection import BackupRef
+from dr_drill.core.plan.selection import SelectionPolicy
+from dr_drill.core.restore.scratch import scratch_table_name
+from dr_drill.core.sources.s3_json import iter_typed_items
+from dr_drill.errors import BackupNotFound, RestoreIncomplete, UnsafeTarget
+from tests.drills import STARTED, drill_spec, source_adapter
 from tests.snapshots import table_items
 
 RUN = "manual__2026-11-26T00:00:00+00:00"
 
 
-def test_locate_pages_past_1000_objects_to_find_the_newest(aws):
+def _locate(aws, bucket, *, page_size=None):
+    spec = drill_spec("app-users", backup_bucket=bucket)
+    return source_adapter(aws, "s3_json", page_size=page_size).locate(spec, SelectionPolicy(), now=STARTED)
+
+
+def test_locate_pages_to_the_end_of_the_listing_to_find_the_newest(aws):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="many")
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    # Written newest first, so the newest is NOT among the first 1000 keys S3 returns.
-    stamps = [start + timedelta(hours=hour) for hour in range(1100)]
+    stamps = [start + timedelta(hours=hour) for hour in range(23)]
     for stamp in stamps:
         s3.put_object(Bucket="many", Key=json_backup_key("app-users", stamp), Body=b"{}")
     s3.put_object(Bucket="many", Key=json_backup_key("app-users-old", stamps[-1] + timedelta(days=9)), Body=b"{}")
 
-    ref, considered = locate_json_backup(s3, "many", "app-users", None)
+    # Pages of 5 keys: the newest backup is on the fifth page, as it would be past S3's 1000 a page.
+    located = _locate(aws, "many", page_size=5)
 
-    assert considered == 1100
-    assert ref.key == json_backup_key("app-users", stamps[-1])
+    assert located.candidates_considered == 23
+    assert located.key == json_backup_key("app-users", stamps[-1])
 
 
 @pytest.mark.parametrize(
@@ -55,13 +61,13 @@ def test_locate_pages_past_1000_objects_to_find_the_newest(aws):
 def test_locate_failures_are_named(aws, bucket, message):
     aws.client("s3").create_bucket(Bucket="empty")
     with pytest.raises(BackupNotFound, match=message):
-        locate_json_backup(aws.client("s3"), bucket, "app-users", None)
+        _locate(aws, bucket)
 
 
 def test_open_missing_backup_is_named(aws):
     aws.client("s3").create_bucket(Bucket="bkt")
     with pytest.raises(BackupNotFound, match="NoSuchKey"):
-        open_backup(aws.client("s3"), BackupRef("bkt", "dynamodb-backups/x.json", None))
+        open_object(aws.client("s3"), "bkt", "dynamodb-backups/x.json")
 
 
 @pytest.fixture
@@ -73,9 +79,8 @@ def source(aws):
 
 def _scratch(ddb, prefix="drill-"):
     name = scratch_table_name("orders", RUN, prefix)
-    create_scratch_table(
-        ddb, name, source_table="orders", schema=source_key_schema(ddb, "orders"), prefix=prefix, run_id=RUN
-    )
+    schema = source_table_definition(ddb, "orders", include_indexes=False)
+    create_scratch_table(ddb, name, source_table="orders", schema=schema, prefix=prefix, run_id=RUN)
     return name
 
 
@@ -99,7 +104,7 @@ def test_guards_refuse_the_source_table_and_leave_it_untouched(source):
             source,
             "orders",
             source_table="orders",
-            schema=source_key_schema(source, "orders"),
+            schema=source_table_definition(source, "orders"),
             prefix="drill-",
             run_id=RUN,
         )
@@ -117,7 +122,7 @@ def test_a_retried_create_recreates_its_own_scratch_table_empty(source):
     name = _scratch(source)
     source.put_item(TableName=name, Item={"customer_id": {"S": "c"}, "order_id": {"N": "1"}})
     assert _scratch(source) == name
-    assert count_items(source, name) == 0
+    assert len(table_items(source, name)) == 0
 
 
 def test_restore_writes_every_item_exactly(source):
@@ -127,7 +132,7 @@ def test_restore_writes_every_item_exactly(source):
         source, name, iter_typed_items(io.BytesIO(raw)), key_names=("customer_id", "order_id"), batch_size=7, workers=3
     )
     assert (stats.items_read, stats.items_restored, stats.items_failed) == (60, 60, 0)
-    assert count_items(source, name) == 60
+    assert len(table_items(source, name)) == 60
     assert table_items(source, name) == table_items(source, "orders")
     assert delete_scratch_table(source, name, prefix="drill-", run_id=RUN) is True
     assert describe_table(source, name) is None
@@ -171,9 +176,9 @@ def test_items_dynamodb_cannot_read_or_store_are_isolated_without_client_side_va
         "NUMBER_VALUE cannot be converted to String",
         "Item size has exceeded the maximum allowed size",
     }
-    assert count_items(source, name) == 1
+    assert len(table_items(source, name)) == 1
 
 
 def test_source_schema_of_a_missing_table_is_a_clear_error(aws):
     with pytest.raises(RestoreIncomplete, match="source table gone does not exist"):
-        source_key_schema(aws.client("dynamodb"), "gone")
+        scratch_definition(aws.client("dynamodb"), "gone", plan_key_schema=None)

@@ -14,13 +14,16 @@ from botocore.stub import Stubber
 from demo.emulator import Emulator
 from demo.sample_data import json_backup_document, json_backup_key, sample_items
 from demo.sample_exports import put_export, put_started_only, table_arn, typed_items
-from dr_drill.aws.backup_items import iter_backup_items
-from dr_drill.aws.native_backups import select_native_backup, verify_native_backup
-from dr_drill.aws.pitr import locate_restore_point, verify_restore_point
-from dr_drill.aws.s3_backups import open_backup, select_json_backup, verify_json_object
-from dr_drill.aws.s3_exports import read_data_files, select_export, verify_export
-from dr_drill.core.errors import BackupCorrupt, BackupNotFound
-from dr_drill.core.selection import BackupRef, SelectionPolicy
+from dr_drill.aws.s3 import open_object
+from dr_drill.aws.sources import Clients
+from dr_drill.aws.sources.native_backup import select_native_backup, verify_native_backup
+from dr_drill.aws.sources.pitr import locate_restore_point, verify_restore_point
+from dr_drill.aws.sources.s3_export import S3ExportSource, read_data_files, select_export, verify_export
+from dr_drill.aws.sources.s3_json import S3JsonSource
+from dr_drill.contracts import BackupRef, VerifiedBackup
+from dr_drill.core.plan.selection import SelectionPolicy
+from dr_drill.errors import BackupCorrupt, BackupNotFound
+from tests.drills import drill_spec
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 LATEST = SelectionPolicy()
@@ -50,6 +53,19 @@ def _put_raw(s3, raw: bytes, taken_at=NOW - timedelta(hours=1)) -> str:
     key = json_backup_key("app-users", taken_at)
     s3.put_object(Bucket="bkt", Key=key, Body=raw)
     return key
+
+
+def _json_source(s3, page_size=None):
+    return S3JsonSource(Clients(s3=lambda: s3, dynamodb=lambda: None), page_size=page_size)
+
+
+def verify_json_object(s3, bucket, key, table):
+    return _json_source(s3).verify(BackupRef(location=f"s3://{bucket}/{key}", bucket=bucket, key=key), table)
+
+
+def select_json_backup(s3, bucket, table, policy, *, now, run_id="manual__d", page_size=None):
+    spec = drill_spec(table, backup_bucket=bucket, run_id=run_id)
+    return _json_source(s3, page_size).locate(spec, policy, now=now)
 
 
 def _good_document(count=20):
@@ -84,17 +100,17 @@ def test_a_good_json_backup_reports_size_etag_and_version(json_bucket):
     raw = json.dumps(_good_document()).encode()
     key = _put_raw(json_bucket, raw)
     verified = verify_json_object(json_bucket, "bkt", key, "app-users")
-    assert verified["item_count"] == 20 and verified["checksum_verified"] is True
-    assert verified["size_bytes"] == len(raw)
-    assert verified["etag"] == hashlib.md5(raw).hexdigest()
-    assert verified["version_id"] == json_bucket.head_object(Bucket="bkt", Key=key)["VersionId"]
+    assert verified.item_count == 20 and verified.checksum_verified is True
+    assert verified.size_bytes == len(raw)
+    assert verified.etag == hashlib.md5(raw).hexdigest()
+    assert verified.version_id == json_bucket.head_object(Bucket="bkt", Key=key)["VersionId"]
 
 
 def test_no_bucket_and_no_backups_are_named(json_bucket):
     with pytest.raises(BackupNotFound, match="NoSuchBucket"):
-        select_json_backup(json_bucket, "nope-bucket", "app-users", LATEST, now=NOW, seed_source="d")
+        select_json_backup(json_bucket, "nope-bucket", "app-users", LATEST, now=NOW)
     with pytest.raises(BackupNotFound, match="no backup of table app-users under s3://bkt/"):
-        select_json_backup(json_bucket, "bkt", "app-users", LATEST, now=NOW, seed_source="d")
+        select_json_backup(json_bucket, "bkt", "app-users", LATEST, now=NOW)
 
 
 @pytest.fixture
@@ -122,35 +138,34 @@ def locked_down(tmp_path, monkeypatch):
 
 def test_access_denied_is_named(locked_down):
     with pytest.raises(BackupNotFound, match="access denied"):
-        select_json_backup(locked_down, "bkt", "app-users", LATEST, now=NOW, seed_source="d")
+        select_json_backup(locked_down, "bkt", "app-users", LATEST, now=NOW)
     with pytest.raises(BackupNotFound, match="access denied"):
-        open_backup(locked_down, BackupRef("bkt", json_backup_key("app-users", NOW), None))
+        open_object(locked_down, "bkt", json_backup_key("app-users", NOW))
 
 
-def test_selection_policies_over_more_than_1000_backups(json_bucket):
-    start = NOW - timedelta(hours=1100)
-    stamps = [start + timedelta(hours=hour) for hour in range(1100)]
+def test_selection_policies_over_every_page_of_backups(json_bucket):
+    start = NOW - timedelta(hours=200)
+    stamps = [start + timedelta(hours=hour) for hour in range(200)]
     for stamp in reversed(stamps):
         json_bucket.put_object(Bucket="bkt", Key=json_backup_key("app-users", stamp), Body=b"{}")
+    # Pages of 25 keys: every policy must see all eight pages, as it would past S3's 1000 a page.
+    paged = {"now": NOW, "page_size": 25}
 
-    latest = select_json_backup(json_bucket, "bkt", "app-users", LATEST, now=NOW, seed_source="d")
-    assert latest.considered == 1100
-    assert latest.chosen.ref["key"] == json_backup_key("app-users", stamps[-1])
-    assert [c.taken_at for c in latest.fallbacks] == [stamps[-2], stamps[-3], stamps[-4]]
+    latest = select_json_backup(json_bucket, "bkt", "app-users", LATEST, **paged)
+    assert latest.candidates_considered == 200
+    assert latest.key == json_backup_key("app-users", stamps[-1])
+    assert [c.backup_time for c in latest.fallbacks] == [s.isoformat() for s in (stamps[-2], stamps[-3], stamps[-4])]
 
     before = SelectionPolicy.parse({"policy": "latest_before", "before": stamps[5].isoformat()})
-    assert (
-        select_json_backup(json_bucket, "bkt", "app-users", before, now=NOW, seed_source="d").chosen.taken_at
-        == (stamps[4])
-    )
+    assert select_json_backup(json_bucket, "bkt", "app-users", before, **paged).backup_time == stamps[4].isoformat()
 
     draw = SelectionPolicy.parse({"policy": "random_within_days", "days": 7})
-    first = select_json_backup(json_bucket, "bkt", "app-users", draw, now=NOW, seed_source="drill-1")
-    assert first.chosen.taken_at >= NOW - timedelta(days=7)
-    assert first.record["candidates_in_window"] == 7 * 24
-    replay = SelectionPolicy.parse({"policy": "random_within_days", "days": 7, "seed": first.record["seed"]})
-    again = select_json_backup(json_bucket, "bkt", "app-users", replay, now=NOW, seed_source="another-drill")
-    assert again.chosen == first.chosen
+    first = select_json_backup(json_bucket, "bkt", "app-users", draw, run_id="manual__1", **paged)
+    assert datetime.fromisoformat(first.backup_time) >= NOW - timedelta(days=7)
+    assert first.selection["candidates_in_window"] == 7 * 24
+    replay = SelectionPolicy.parse({"policy": "random_within_days", "days": 7, "seed": first.selection["seed"]})
+    again = select_json_backup(json_bucket, "bkt", "app-users", replay, run_id="manual__2", **paged)
+    assert again.location == first.location
 
 
 def test_json_items_keep_exact_decimals(json_bucket):
@@ -158,7 +173,8 @@ def test_json_items_keep_exact_decimals(json_bucket):
     document["data"][0]["balance"] = 0.1  # as the original wrote it
     raw = json.dumps(document).encode().replace(b'"balance": 0.1,', b'"balance": 0.10000000000000000001,')
     document_key = _put_raw(json_bucket, raw)
-    items = list(iter_backup_items(json_bucket, {"source": "s3_json", "bucket": "bkt", "key": document_key}))
+    backup = BackupRef(location=document_key, bucket="bkt", key=document_key)
+    items = list(_json_source(json_bucket).iter_items(backup, VerifiedBackup()))
     assert items[0]["balance"] == {"N": "0.10000000000000000001"}
 
 
@@ -177,40 +193,46 @@ def _export(s3, count=40, hours_ago=1, table="app-users", prefix="exports/app-us
     return put_export(s3, "exp", prefix, table, items, NOW - timedelta(hours=hours_ago), **kwargs)
 
 
-def _locate(s3, policy=LATEST, prefix="exports/app-users"):
-    selection, incomplete = select_export(s3, "exp", prefix, "app-users", policy, now=NOW, seed_source="d")
+def _locate(s3, policy=LATEST, prefix="exports/app-users", page_size=None):
+    selection, incomplete = select_export(
+        s3, "exp", prefix, "app-users", policy, now=NOW, seed_source="d", page_size=page_size
+    )
     return selection, incomplete
 
 
-def test_newest_completed_export_among_more_than_1000_objects(exports):
+def test_newest_completed_export_over_every_page_of_the_listing(exports):
     older = _export(exports, count=30, hours_ago=30)
     newest = _export(exports, count=40, hours_ago=5, checksum_suffix=".md5")
     _export(exports, count=10, hours_ago=1, table="orders", exported_table="orders")  # another table, same prefix
-    running = [put_started_only(exports, "exp", "exports/app-users", NOW, salt=str(n)) for n in range(1050)]
+    running = [put_started_only(exports, "exp", "exports/app-users", NOW, salt=str(n)) for n in range(40)]
 
-    selection, incomplete = _locate(exports)
+    # Pages of 7 keys: the completed exports' summaries are spread over many pages of _started markers.
+    selection, incomplete = _locate(exports, page_size=7)
 
     chosen = selection.chosen.ref
     assert chosen["export_id"] == newest.export_id and chosen["export_arn"] == newest.export_arn
     assert selection.considered == 2 and selection.fallbacks[0].ref["export_id"] == older.export_id
     assert sorted(incomplete) == sorted(running)
-    verified = verify_export(exports, chosen, "app-users")
-    assert verified["item_count"] == 40 and verified["checksum_verified"] is True
-    assert verified["backup_timestamp"] == (NOW - timedelta(hours=5)).isoformat()
-    assert verified["data_file_count"] == 4  # three with items, one empty partition
+    verified = verify_export(exports, selection.chosen.backup_ref(), "app-users")
+    assert verified.item_count == 40 and verified.checksum_verified is True
+    assert verified.backup_timestamp == (NOW - timedelta(hours=5)).isoformat()
+    assert verified.data_file_count == 4  # three with items, one empty partition
+    assert len(verified.data_files) == 4
 
 
 def test_export_items_stream_typed_and_can_be_split_by_data_file(exports):
     stored = _export(exports, count=25, empty_files=2)
-    located = {"source": "s3_export", "bucket": "exp", "data_files": stored.data_keys}
+    source = S3ExportSource(Clients(s3=lambda: exports, dynamodb=lambda: None))
+    backup = _locate(exports)[0].chosen.backup_ref()
+    verified = verify_export(exports, backup, "app-users")
+    assert verified.data_file_count == 5 and sorted(verified.data_files) == sorted(stored.data_keys)
     expected = typed_items(sample_items("app-users", 25))
-    items = list(iter_backup_items(exports, located))
+    items = list(source.iter_items(backup, verified))
     assert sorted(json.dumps(i, sort_keys=True) for i in items) == sorted(
         json.dumps(i, sort_keys=True) for i in expected
     )
-    first = list(iter_backup_items(exports, located, data_files=stored.data_keys[:1]))
+    first = list(source.iter_items(backup, verified, data_files=stored.data_keys[:1]))
     assert 0 < len(first) < 25
-    assert verify_export(exports, _locate(exports)[0].chosen.ref, "app-users")["data_file_count"] == 5
 
 
 def _rewrite(s3, key, body):
@@ -260,7 +282,7 @@ def test_damaged_exports_are_named_and_left_untouched(exports, damage, message):
     before = _everything(exports)
     located, _ = _locate(exports)
     with pytest.raises(BackupCorrupt, match=message):
-        verify_export(exports, located.chosen.ref, "app-users")
+        verify_export(exports, located.chosen.backup_ref(), "app-users")
     assert _everything(exports) == before
 
 
@@ -280,7 +302,7 @@ def test_export_of_another_table_is_refused(exports):
     by_arn = SelectionPolicy.parse({"policy": "explicit", "backup": other.export_arn})
     with pytest.raises(BackupNotFound, match="is of table orders, not app-users"):
         _locate(exports, by_arn)
-    ref = {"bucket": "exp", "export_root": "exports/app-users/AWSDynamoDB/", "export_id": other.export_id}
+    ref = BackupRef(location="x", bucket="exp", export_root="exports/app-users/AWSDynamoDB/", export_id=other.export_id)
     with pytest.raises(BackupCorrupt, match="is of table orders, not app-users"):
         verify_export(exports, ref, "app-users")
 
@@ -317,7 +339,7 @@ def test_newest_available_native_backup_and_explicit_arns(tables):
     assert selection.chosen.ref["backup_arn"] == second and selection.fallbacks[0].ref["backup_arn"] == first
     assert selection.chosen.ref["source_table_name"] == "app-users"
     verified = verify_native_backup(tables, second, "app-users")
-    assert verified["backup_arn"] == second and verified["checksum_verified"] is False
+    assert verified.backup_arn == second and verified.checksum_verified is False
 
     explicit = SelectionPolicy.parse({"policy": "explicit", "backup": first})
     assert select_native_backup(tables, "app-users", explicit, now=NOW, seed_source="d").chosen.location == first
@@ -381,12 +403,12 @@ def test_pitr_window_latest_requested_disabled_and_outside(tables):
     latest = window["PointInTimeRecoveryDescription"]["LatestRestorableDateTime"].astimezone(UTC)
 
     located = locate_restore_point(tables, "app-users", LATEST, seed_source="d")
-    assert located["restore_time"] == latest.isoformat()
-    assert located["source_table_name"] == "app-users" and located["source_table_arn"].endswith(":table/app-users")
-    assert verify_restore_point(tables, "app-users", located["restore_time"])["restore_time"] == latest.isoformat()
+    assert located.restore_time == latest.isoformat()
+    assert located.source_table_name == "app-users" and located.source_table_arn.endswith(":table/app-users")
+    assert verify_restore_point(tables, "app-users", located.restore_time).restore_time == latest.isoformat()
 
     inside = SelectionPolicy.parse({"policy": "explicit", "backup": latest.isoformat()})
-    assert locate_restore_point(tables, "app-users", inside, seed_source="d")["restore_time"] == latest.isoformat()
+    assert locate_restore_point(tables, "app-users", inside, seed_source="d").restore_time == latest.isoformat()
     outside = SelectionPolicy.parse({"policy": "explicit", "backup": (latest - timedelta(days=1)).isoformat()})
     with pytest.raises(BackupNotFound, match="outside the point-in-time window"):
         locate_restore_point(tables, "app-users", outside, seed_source="d")

@@ -1,4 +1,4 @@
-"""Issue 4: an ImportTable whose ARN the setup never saved is found, proven this drill's, and cleaned up.
+"""An ImportTable whose ARN the restore never saved is found, proven this drill's, and cleaned up.
 
 Against the moto server through ``tests.imports_like_aws.ImportsLikeAws``, which adds what moto
 lacks (ListImports, ClientToken idempotency, DescribeImport's source, token and start time); a
@@ -15,19 +15,19 @@ from typing import Any
 
 import pytest
 
-from dr_drill.aws.scratch_tables import _tags, describe_table
-from dr_drill.aws.server_side_restore import (
-    claim_restored_table,
-    find_drill_import,
-    import_client_token,
-    resume_or_start_import,
-    start_server_side_restore,
-)
-from dr_drill.core.errors import UnsafeTarget
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.restore import IMPORT_TABLE
-from dr_drill.core.scratch import RUN_ID_TAG, scratch_table_name
-from dr_drill.operators.scratch import remove_scratch_table
+from dr_drill.aws.import_table import find_drill_import, resume_or_start_import, start_import
+from dr_drill.aws.scratch_tables import describe_table
+from dr_drill.aws.scratch_tables import table_tags as _tags
+from dr_drill.aws.server_side import claim_restored_table, remove_scratch_table
+from dr_drill.aws.sources import Clients
+from dr_drill.aws.sources.s3_export import S3ExportSource
+from dr_drill.constants import RestoreMethod
+from dr_drill.contracts import LocatedBackup, ScratchClaim
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.restore.scratch import RUN_ID_TAG, scratch_table_name
+from dr_drill.core.sources.s3_export import import_client_token
+from dr_drill.errors import UnsafeTarget
+from tests.drills import drill_spec
 from tests.imports_like_aws import ImportsLikeAws
 
 RUN = "scheduled__2026-11-26T02:00:00+00:00"
@@ -39,25 +39,34 @@ DEFINITION = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
 }
-SPEC = {"scratch_table": NAME, "scratch_prefix": PREFIX, "run_id": RUN, "table_name": SOURCE}
+SPEC = drill_spec(SOURCE, run_id=RUN, backup_source="s3_export", backup_bucket="exports", import_table=True)
+assert SPEC.scratch_table == NAME
 log = logging.getLogger(__name__)
 
 
-def _export(s3, prefix: str = "", bucket: str = "exports", items: int = 12) -> dict[str, Any]:
+def _export(s3, prefix: str = "", bucket: str = "exports", items: int = 12) -> LocatedBackup:
     if bucket not in {entry["Name"] for entry in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=bucket)
     key = f"{prefix}AWSDynamoDB/{EXPORT_ID}/data/part-0.json.gz"
     lines = "".join(json.dumps({"Item": to_typed_item({"pk": f"k{n}"})}) + "\n" for n in range(items))
     s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(lines.encode()))
-    return {
-        "source": "s3_export",
-        "location": f"s3://{bucket}/{prefix}AWSDynamoDB/{EXPORT_ID}/",
-        "bucket": bucket,
-        "export_id": EXPORT_ID,
-        "export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{SOURCE}/export/{EXPORT_ID}",
-        "data_files": [key],
-        "item_count": items,
-    }
+    return LocatedBackup(
+        source="s3_export",
+        location=f"s3://{bucket}/{prefix}AWSDynamoDB/{EXPORT_ID}/",
+        bucket=bucket,
+        export_root=f"{prefix}AWSDynamoDB/",
+        export_id=EXPORT_ID,
+        export_arn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{SOURCE}/export/{EXPORT_ID}",
+        item_count=items,
+        candidates_considered=1,
+        selection={"policy": "latest"},
+    )
+
+
+def _made_by_drill(ddb: ImportsLikeAws, located: LocatedBackup, spec=SPEC):
+    """The teardown's provenance check, from a claim saved before ImportTable was called (no ARN)."""
+    source = S3ExportSource(Clients(s3=lambda: None, dynamodb=lambda: ddb))
+    return source.made_by_drill_of(spec, ScratchClaim(method=RestoreMethod.IMPORT_TABLE, located=located))
 
 
 def _settled(ddb: ImportsLikeAws, import_arn: str) -> str:
@@ -69,16 +78,11 @@ def _settled(ddb: ImportsLikeAws, import_arn: str) -> str:
     raise AssertionError(f"import {import_arn} did not settle")
 
 
-def _setup_died_after_import(ddb: ImportsLikeAws, located: dict[str, Any]) -> str:
-    """What the setup did before dying: ImportTable called, its ARN never saved anywhere."""
-    arn = start_server_side_restore(
-        ddb, method=IMPORT_TABLE, name=NAME, located=located, include_indexes=True, definition=DEFINITION
-    )["import_arn"]
+def _setup_died_after_import(ddb: ImportsLikeAws, located: LocatedBackup) -> str:
+    """What the restore did before dying: ImportTable called, its ARN never saved anywhere."""
+    arn = start_import(ddb, name=NAME, export=located, definition=DEFINITION)
     _settled(ddb, arn)
     return arn
-
-
-CLAIM_WITHOUT_ARN = {"method": IMPORT_TABLE}  # what the setup saved before calling ImportTable
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ def test_the_teardown_finds_the_lost_import_proves_it_and_deletes_the_table(aws,
     _setup_died_after_import(ddb, located)
     assert _tags(ddb, describe_table(ddb, NAME)["TableArn"]) == {}  # untagged: the sweep cannot see it
 
-    deleted = remove_scratch_table(ddb, SPEC, {**CLAIM_WITHOUT_ARN, "located": located}, log=log)
+    deleted = remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
 
     assert deleted is True and describe_table(ddb, NAME) is None
 
@@ -99,50 +103,41 @@ def test_the_teardown_finds_the_lost_import_proves_it_and_deletes_the_table(aws,
 def test_a_retried_setup_resumes_the_import_instead_of_starting_another(aws, ddb):
     located = _export(aws.client("s3"))
     first = _setup_died_after_import(ddb, located)
-    kwargs = {"located": located, "definition": DEFINITION, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
 
-    resumed = resume_or_start_import(ddb, name=NAME, **kwargs)
+    resumed = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
 
-    assert resumed == {"import_arn": first, "resumed": True}
+    assert resumed == first
     assert ddb.import_calls == 1
-    claim_restored_table(
-        ddb, NAME, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=IMPORT_TABLE, located=located
-    )
+    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
     assert _tags(ddb, describe_table(ddb, NAME)["TableArn"])[RUN_ID_TAG] == RUN
 
 
 def test_the_same_token_repeats_the_same_import_while_the_table_is_being_made(aws, ddb):
     located = _export(aws.client("s3"))
-    kwargs = {"located": located, "definition": DEFINITION, "include_indexes": True}
-    first = start_server_side_restore(ddb, method=IMPORT_TABLE, name=NAME, **kwargs)["import_arn"]
-    again = start_server_side_restore(ddb, method=IMPORT_TABLE, name=NAME, **kwargs)["import_arn"]
+    first = start_import(ddb, name=NAME, export=located, definition=DEFINITION)
+    again = start_import(ddb, name=NAME, export=located, definition=DEFINITION)
     assert again == first and len(ddb.imports) == 1
 
 
 def test_a_run_cleared_after_its_teardown_imports_anew_with_the_next_token(aws, ddb):
     located = _export(aws.client("s3"))
-    kwargs = {"located": located, "definition": DEFINITION, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
     first = _setup_died_after_import(ddb, located)
-    assert remove_scratch_table(ddb, SPEC, {**CLAIM_WITHOUT_ARN, "located": located}, log=log)
+    assert remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
 
     # Within 8 hours the first token answers with the finished import whose table is gone.
-    second = resume_or_start_import(ddb, name=NAME, **kwargs)["import_arn"]
+    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
 
     assert second != first
     assert ddb.imports[second]["ClientToken"] == import_client_token(NAME, located, 1)
     assert _settled(ddb, second) == "COMPLETED"
-    assert find_drill_import(ddb, describe_table(ddb, NAME), **kwargs_for_find(located)) == second
+    assert find_drill_import(ddb, describe_table(ddb, NAME), spec=SPEC, export=located) == second
 
 
-def kwargs_for_find(located: dict[str, Any]) -> dict[str, Any]:
-    return {"located": located, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
-
-
-def _foreign_import(ddb: ImportsLikeAws, located: dict[str, Any], **changes: Any) -> None:
+def _foreign_import(ddb: ImportsLikeAws, located: LocatedBackup, **changes: Any) -> None:
     """An import into this run's scratch name that this drill did not start."""
     request = {
         "ClientToken": "someone-else",
-        "S3BucketSource": {"S3Bucket": located["bucket"], "S3KeyPrefix": located["data_files"][0].rsplit("/", 1)[0]},
+        "S3BucketSource": {"S3Bucket": located.bucket, "S3KeyPrefix": f"{located.export_root}{EXPORT_ID}/data"},
         "InputFormat": "DYNAMODB_JSON",
         "InputCompressionType": "GZIP",
         "TableCreationParameters": {"TableName": NAME, **DEFINITION, "BillingMode": "PAY_PER_REQUEST"},
@@ -182,16 +177,13 @@ def test_a_table_under_the_scratch_name_that_this_drill_did_not_import_is_never_
         ddb.delete_table(TableName=NAME)
         ddb.get_waiter("table_not_exists").wait(TableName=NAME)
         _foreign_import(ddb, other, S3BucketSource={"S3Bucket": "other-exports", "S3KeyPrefix": "elsewhere/"})
-    kwargs = {"located": located, "definition": DEFINITION, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
 
+    with pytest.raises(UnsafeTarget, match="untagged and DynamoDB does not show this drill's restore made it"):
+        remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
     with pytest.raises(UnsafeTarget, match="no import of this drill's export created it"):
-        remove_scratch_table(ddb, SPEC, {**CLAIM_WITHOUT_ARN, "located": located}, log=log)
-    with pytest.raises(UnsafeTarget, match="no import of this drill's export created it"):
-        resume_or_start_import(ddb, name=NAME, **kwargs)
+        resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
     with pytest.raises(UnsafeTarget):
-        claim_restored_table(
-            ddb, NAME, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=IMPORT_TABLE, located=located
-        )
+        claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
 
     table = describe_table(ddb, NAME)
     assert table is not None and _tags(ddb, table["TableArn"]) == {}
@@ -202,8 +194,9 @@ def test_an_import_of_this_export_into_another_runs_name_is_not_this_runs(aws, d
     _setup_died_after_import(ddb, located)
     table = describe_table(ddb, NAME)
 
-    assert find_drill_import(ddb, table, **kwargs_for_find(located)) is not None
-    assert find_drill_import(ddb, table, **{**kwargs_for_find(located), "run_id": "manual__other"}) is None
+    other_run = drill_spec(SOURCE, run_id="manual__other", backup_source="s3_export", backup_bucket="exports")
+    assert find_drill_import(ddb, table, spec=SPEC, export=located) is not None
+    assert find_drill_import(ddb, table, spec=other_run, export=located) is None
 
 
 @pytest.mark.parametrize(
@@ -241,12 +234,10 @@ def test_the_fakes_answers_match_botocores_output_model(aws, ddb, operation, ans
 def test_a_retried_setup_deletes_its_own_tagged_table_and_imports_anew(aws, ddb):
     located = _export(aws.client("s3"))
     first = _setup_died_after_import(ddb, located)
-    claim_restored_table(
-        ddb, NAME, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=IMPORT_TABLE, located=located
-    )  # the restore step got as far as tagging it
-    kwargs = {"located": located, "definition": DEFINITION, "prefix": PREFIX, "run_id": RUN, "source_table": SOURCE}
+    # The restore step got as far as tagging it.
+    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
 
-    second = resume_or_start_import(ddb, name=NAME, **kwargs)["import_arn"]
+    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
 
     assert second != first and ddb.import_calls == 3  # token 0 answered with the first import
     assert ddb.imports[second]["ClientToken"] == import_client_token(NAME, located, 1)

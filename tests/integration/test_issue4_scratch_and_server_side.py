@@ -9,25 +9,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dr_drill.aws.scratch_tables import (
-    _tags,
     create_scratch_table,
     describe_table,
     scratch_definition,
     sweep_stale_scratch_tables,
 )
-from dr_drill.aws.server_side_restore import (
-    claim_restored_table,
-    import_table_request,
-    restore_from_backup_request,
-    restore_to_point_in_time_request,
-    server_side_status,
-    start_server_side_restore,
-)
-from dr_drill.aws.validation import count_items
-from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.restore import IMPORT_TABLE, RESTORE_FROM_BACKUP, RESTORE_TO_POINT_IN_TIME
-from dr_drill.core.scratch import RUN_ID_TAG, SCRATCH_TAG, SOURCE_TAG, scratch_table_name, scratch_tags
+from dr_drill.aws.scratch_tables import table_tags as _tags
+from dr_drill.aws.server_side import claim_restored_table
+from dr_drill.constants import RestoreMethod
+from dr_drill.contracts import BackupRef, LocatedBackup, ScratchClaim, ScratchTable
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.restore.scratch import RUN_ID_TAG, SCRATCH_TAG, SOURCE_TAG, scratch_table_name, scratch_tags
+from dr_drill.core.sources.native_backup import restore_from_backup_request
+from dr_drill.core.sources.pitr import restore_to_point_in_time_request
+from dr_drill.core.sources.s3_export import import_table_request
+from dr_drill.errors import RestoreIncomplete, UnsafeTarget
+from tests.drills import drill_spec, source_adapter
 from tests.snapshots import table_items
 
 RUN = "scheduled__2026-11-26T02:00:00+00:00"
@@ -135,7 +132,7 @@ def test_a_retry_recreates_its_own_table_but_never_takes_another_runs(aws):
     ddb.put_item(TableName=name, Item=to_typed_item({"pk": "x", "sk": 1, "status": "s", "placed": "p"}))
 
     create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=RUN)
-    assert count_items(ddb, name) == 0  # recreated empty
+    assert len(table_items(ddb, name)) == 0  # recreated empty
 
     with pytest.raises(UnsafeTarget, match="not a scratch table of this drill"):
         create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id="another-run")
@@ -163,7 +160,7 @@ def test_sweep_deletes_only_old_scratch_tables(aws):
     assert sorted(ddb.list_tables()["TableNames"]) == sorted(
         [SOURCE, "drill-not-tagged", "someone-elses", "drill-wrong-tag"]
     )
-    assert count_items(ddb, SOURCE) == 20
+    assert len(table_items(ddb, SOURCE)) == 20
 
 
 def _backup(ddb):
@@ -174,26 +171,41 @@ def _backup(ddb):
     return ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
 
 
-@pytest.mark.parametrize(
-    "method",
-    [pytest.param(RESTORE_FROM_BACKUP, id="native-backup"), pytest.param(RESTORE_TO_POINT_IN_TIME, id="pitr")],
-)
-def test_server_side_restore_into_the_scratch_name_then_tagged(aws, method):
+def _restore_into_scratch(aws, source, located, definition=None):
+    """Start the source's server-side restore as the restore step does; return spec, adapter and claim."""
+    spec = drill_spec(
+        SOURCE, run_id=RUN, backup_source=source, backup_bucket="exports", import_table=source == "s3_export"
+    )
+    adapter = source_adapter(aws, source)
+    method = adapter.restore_method(spec)
+    scratch = ScratchTable(name=spec.scratch_table, method=method, started_at="2026-11-26T02:00:00+00:00")
+    if definition is not None:
+        scratch = ScratchTable(name=scratch.name, method=method, started_at=scratch.started_at, definition=definition)
+    import_arn = adapter.start_restore(spec, scratch, located)
+    return spec, adapter, ScratchClaim(method=method, located=located, import_arn=import_arn)
+
+
+def _located(source, **fields):
+    return LocatedBackup(source=source, location="x", candidates_considered=1, selection={"policy": "latest"}, **fields)
+
+
+@pytest.mark.parametrize("source", [pytest.param("native_backup", id="native-backup"), pytest.param("pitr")])
+def test_server_side_restore_into_the_scratch_name_then_tagged(aws, source):
     ddb = aws.client("dynamodb")
     backup_arn = _backup(ddb)
     source_arn = describe_table(ddb, SOURCE)["TableArn"]
-    located = {
-        "source": "native_backup" if method == RESTORE_FROM_BACKUP else "pitr",
-        "backup_arn": backup_arn,
-        "source_table_name": SOURCE,
-        "source_table_arn": source_arn,
-        "restore_time": datetime.now(UTC).isoformat(),
-    }
+    located = _located(
+        source,
+        backup_arn=backup_arn if source == "native_backup" else None,
+        source_table_name=SOURCE,
+        source_table_arn=source_arn,
+        restore_time=datetime.now(UTC).isoformat() if source == "pitr" else None,
+    )
     name = scratch_table_name(SOURCE, RUN)
 
-    start_server_side_restore(ddb, method=method, name=name, located=located, include_indexes=True)
-    assert server_side_status(ddb, method=method, name=name)["state"] == "done"
-    claim_restored_table(ddb, name, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=method, located=located)
+    spec, adapter, claim = _restore_into_scratch(aws, source, located)
+    assert adapter.restore_state(name, None)["state"] == "done"
+    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim))
 
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[RUN_ID_TAG] == RUN
     assert table_items(ddb, name) == table_items(ddb, SOURCE)
@@ -202,7 +214,7 @@ def test_server_side_restore_into_the_scratch_name_then_tagged(aws, method):
 def test_claim_refuses_a_table_this_drill_did_not_restore(aws):
     ddb = aws.client("dynamodb")
     backup_arn = _backup(ddb)
-    located = {"source": "native_backup", "backup_arn": backup_arn, "source_table_name": SOURCE}
+    located = _located("native_backup", backup_arn=backup_arn, source_table_name=SOURCE)
     impostor = scratch_table_name(SOURCE, RUN)
     ddb.create_table(
         TableName=impostor,
@@ -210,11 +222,14 @@ def test_claim_refuses_a_table_this_drill_did_not_restore(aws):
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    spec = drill_spec(SOURCE, run_id=RUN, backup_source="native_backup")
+    adapter = source_adapter(aws, "native_backup")
+    made_by_drill = adapter.made_by_drill_of(
+        spec, ScratchClaim(method=RestoreMethod.RESTORE_FROM_BACKUP, located=located)
+    )
     for target in (impostor, SOURCE):
         with pytest.raises(UnsafeTarget):
-            claim_restored_table(
-                ddb, target, prefix=PREFIX, run_id=RUN, source_table=SOURCE, method=RESTORE_FROM_BACKUP, located=located
-            )
+            claim_restored_table(ddb, target, spec=spec, made_by_drill=made_by_drill)
     assert _tags(ddb, describe_table(ddb, impostor)["TableArn"]) == {}
     assert _tags(ddb, describe_table(ddb, SOURCE)["TableArn"]) == {}
 
@@ -227,14 +242,14 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
     s3.put_object(
         Bucket="exports", Key=f"AWSDynamoDB/{export_id}/data/part-0.json.gz", Body=gzip.compress(lines.encode())
     )
-    located = {
-        "source": "s3_export",
-        "bucket": "exports",
-        "export_id": export_id,
-        "export_arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{SOURCE}/export/{export_id}",
-        "data_files": [f"AWSDynamoDB/{export_id}/data/part-0.json.gz"],
-        "item_count": 30,
-    }
+    located = _located(
+        "s3_export",
+        bucket="exports",
+        export_root="AWSDynamoDB/",
+        export_id=export_id,
+        export_arn=f"arn:aws:dynamodb:us-east-1:123456789012:table/{SOURCE}/export/{export_id}",
+        item_count=30,
+    )
     definition = {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "AttributeDefinitions": [
@@ -244,27 +259,16 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
     }
     name = scratch_table_name(SOURCE, RUN)
 
-    started = start_server_side_restore(
-        ddb, method=IMPORT_TABLE, name=name, located=located, include_indexes=True, definition=definition
-    )
-    status = server_side_status(ddb, method=IMPORT_TABLE, name=name, import_arn=started["import_arn"])
+    spec, adapter, claim = _restore_into_scratch(aws, "s3_export", located, definition)
+    status = adapter.restore_state(name, claim.import_arn)
     for _ in range(50):  # moto imports in a thread
         if status["state"] != "running":
             break
-        status = server_side_status(ddb, method=IMPORT_TABLE, name=name, import_arn=started["import_arn"])
+        status = adapter.restore_state(name, claim.import_arn)
     assert status["state"] == "done" and status["items"] == 30
-    claim_restored_table(
-        ddb,
-        name,
-        prefix=PREFIX,
-        run_id=RUN,
-        source_table=SOURCE,
-        method=IMPORT_TABLE,
-        located=located,
-        import_arn=started["import_arn"],
-    )
+    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim))
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[SCRATCH_TAG] == "true"
-    assert count_items(ddb, name) == 30
+    assert len(table_items(ddb, name)) == 30
 
 
 @pytest.mark.parametrize(
@@ -274,7 +278,10 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
             "RestoreTableFromBackup",
             lambda: restore_from_backup_request(
                 "drill-t-1",
-                {"backup_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/backup/01795724925717-4e4986fc"},
+                BackupRef(
+                    location="x",
+                    backup_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t/backup/01795724925717-4e4986fc",
+                ),
                 include_indexes=False,
             ),
             id="restore-from-backup",
@@ -283,10 +290,11 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
             "RestoreTableToPointInTime",
             lambda: restore_to_point_in_time_request(
                 "drill-t-1",
-                {
-                    "source_table_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t",
-                    "restore_time": "2026-11-26T01:00:00+00:00",
-                },
+                BackupRef(
+                    location="x",
+                    source_table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t",
+                    restore_time="2026-11-26T01:00:00+00:00",
+                ),
                 include_indexes=True,
             ),
             id="pitr",
@@ -295,7 +303,7 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
             "ImportTable",
             lambda: import_table_request(
                 "drill-t-1",
-                {"bucket": "b", "export_id": "e", "export_arn": "arn:e", "data_files": ["p/AWSDynamoDB/e/data/x.gz"]},
+                BackupRef(location="x", bucket="b", export_root="p/AWSDynamoDB/", export_id="e", export_arn="arn:e"),
                 {
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
                     "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],

@@ -27,11 +27,12 @@ from dr_drill.aws.evidence_store import (
     latest_evidence,
     put_evidence,
 )
-from dr_drill.core.chain import verify_chain
-from dr_drill.core.errors import InvalidDrillRequest
-from dr_drill.core.evidence import build_evidence, evidence_key, validate_evidence
+from dr_drill.core.evidence.chain import verify_chain
+from dr_drill.core.evidence.record import build_evidence, evidence_key, validate_evidence
+from dr_drill.errors import InvalidDrillRequest
 from dr_drill.evidence import main
 from tests.conftest import ROOT
+from tests.drills import drill_spec
 
 BUCKET = "evidence-locked"
 TABLE = "app-users"
@@ -39,21 +40,17 @@ TABLE = "app-users"
 
 def _record(night: int, previous):
     started = datetime(2026, 11, 1, 2, tzinfo=UTC) + timedelta(days=night)
-    drill_id = f"{started:%Y%m%dT%H%M%SZ}-0123456789ab"
-    spec = {
-        "drill_id": drill_id,
-        "dag_id": "dynamodb_restore_drill",
-        "run_id": f"scheduled__{started.isoformat()}",
-        "started_at": started.isoformat(),
-        "table_name": TABLE,
-        "backup_source": "s3_json",
-        "scratch_table": f"drill-{TABLE}-{night}",
-        "rto_target_seconds": 3600,
-        "rpo_target_seconds": 93600,
-    }
+    spec = drill_spec(TABLE, run_id=f"scheduled__{started.isoformat()}", started_at=started, backup_bucket="bkt")
+    drill_id = spec.drill_id
     record = build_evidence(
         spec,
-        located={"location": "s3://b/k.json", "name_timestamp": (started - timedelta(hours=1)).isoformat()},
+        located={
+            "source": "s3_json",
+            "location": "s3://b/k.json",
+            "name_timestamp": (started - timedelta(hours=1)).isoformat(),
+            "candidates_considered": 1,
+            "selection": {"policy": "latest"},
+        },
         verified=None,
         restored=None,
         validated=None,

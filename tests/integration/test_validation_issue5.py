@@ -7,9 +7,9 @@ import base64
 import pytest
 
 from dr_drill.aws.proof import ProofInputs, RestoreProof
-from dr_drill.aws.validation import count_items, get_items, summarise_table
-from dr_drill.core.digest import BucketedDigest, key_hash, reported_key
-from dr_drill.core.rules import ValidationRules
+from dr_drill.aws.table_scan import get_items, summarise_table
+from dr_drill.core.items.digest import BucketedDigest, key_hash, reported_key
+from dr_drill.core.validate.rules import ValidationRules
 
 SCRATCH = "drill-things-run-abc"
 SOURCE = "things"
@@ -50,6 +50,7 @@ def _prove(ddb, backup: list[dict], restored: list[dict], *, source: str = "s3_j
     inputs = ProofInputs(
         scratch_table=SCRATCH,
         source=source,
+        streamed=has_file,
         key_names=("id",),
         expected_items=len(backup) if has_file else rules.pop("expected_items", None),
         backup_digest=digest.to_dict() if has_file else None,
@@ -274,10 +275,12 @@ def test_user_checks_that_pass_or_cannot_run(ddb, path, passed, detail):
     assert check.passed is passed and detail in check.detail
 
 
-def test_parallel_count_and_batch_get_past_one_request(ddb):
+def test_parallel_scan_and_batch_get_past_one_request(ddb):
     items = [_thing(number) for number in range(250)]
     _create(ddb, SCRATCH, items)
-    assert count_items(ddb, SCRATCH, segments=1) == count_items(ddb, SCRATCH, segments=5) == 250
+    shape = BucketedDigest(("id",))
+    one, five = (summarise_table(ddb, SCRATCH, shape=shape, segments=n) for n in (1, 5))
+    assert one.count == five.count == 250 and one.digest == five.digest
     keys = [{"id": item["id"]} for item in items] + [{"id": {"S": "absent"}}]
     found = get_items(ddb, SCRATCH, keys)
     # moto keeps a number's text as written (DynamoDB would store 200.5): why comparisons are canonical

@@ -1,11 +1,18 @@
-"""Retry behaviour of the batch writer, with a scripted DynamoDB that throttles and leaves items unprocessed."""
+"""Retry behaviour of the batch writer: items left unprocessed (its own loop) and throttling (botocore's)."""
 
 from __future__ import annotations
 
+import json
+
+import botocore.session
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from dr_drill.aws.restore import BatchWriter, RestoreStats, RetryPolicy, batches
+from dr_drill.aws.batch_writer import BatchWriter, RestoreStats, batches, restore_items
+from dr_drill.aws.retries import UnprocessedBackoff, botocore_retries
+from dr_drill.constants import MAX_ATTEMPTS
 
 
 class ScriptedDynamoDB:
@@ -34,7 +41,39 @@ def _items(count):
 
 def _writer(ddb, attempts=5):
     stats = RestoreStats()
-    return BatchWriter(ddb, "t", ("id",), stats, RetryPolicy(max_attempts=attempts), sleep=lambda _: None), stats
+    backoff = UnprocessedBackoff(max_attempts=attempts, sleep=lambda _: None)
+    return BatchWriter(ddb, "t", ("id",), stats, backoff), stats
+
+
+class _Body:
+    def __init__(self, payload):
+        self.payload = json.dumps(payload).encode()
+
+    def stream(self, **_):
+        yield self.payload
+
+
+def _botocore_answering(monkeypatch, answers):
+    """A real botocore DynamoDB client, retrying in standard mode, whose HTTP answers are ``answers``."""
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _: None)
+    client = botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries=botocore_retries()),
+    )
+    sent = []
+
+    def answer(request, **_):
+        status, payload = answers.pop(0) if answers else (200, {"UnprocessedItems": {}})
+        sent.append(json.loads(request.body))
+        headers = {"x-amzn-RequestId": "r", "Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, status, headers, _Body(payload))
+
+    client.meta.events.register("before-send.dynamodb.BatchWriteItem", answer)
+    return client, sent
 
 
 def test_unprocessed_items_are_retried_until_written():
@@ -45,15 +84,25 @@ def test_unprocessed_items_are_retried_until_written():
     assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
 
 
-def test_throttling_is_retried_and_counted():
-    ddb = ScriptedDynamoDB([_throttle(), _throttle(), 0])
-    writer, stats = _writer(ddb)
-    writer.write(_items(3))
-    assert stats.items_restored == 3 and stats.throttled_requests == 2
+def test_throttling_is_retried_by_botocore_and_counted(monkeypatch):
+    throttled = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
+    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled), (400, throttled), (200, {"UnprocessedItems": {}})])
+    stats = restore_items(ddb, "t", _items(3), key_names=("id",), batch_size=25, workers=1)
+    assert stats.items_restored == 3 and stats.items_failed == 0
+    assert stats.throttled_requests == 2 and stats.retries == 2
+    assert len(sent) == 3 and all(len(body["RequestItems"]["t"]) == 3 for body in sent)
+
+
+def test_throttling_past_botocore_attempts_fails_the_restore(monkeypatch):
+    throttled = {"__type": "ThrottlingException", "message": "slow down"}
+    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled)] * MAX_ATTEMPTS)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        restore_items(ddb, "t", _items(2), key_names=("id",), batch_size=25, workers=1)
+    assert len(sent) == MAX_ATTEMPTS
 
 
 def test_an_exhausted_retry_budget_counts_the_items_failed():
-    ddb = ScriptedDynamoDB([_throttle()] * 10)
+    ddb = ScriptedDynamoDB([4] * 10)
     writer, stats = _writer(ddb, attempts=3)
     writer.write(_items(4))
     assert stats.items_restored == 0 and stats.items_failed == 4 and stats.retries == 2

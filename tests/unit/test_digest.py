@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from dr_drill.core.digest import BucketedDigest, ContentDigest, canonical_bytes, item_hash
+from dr_drill.core.items.digest import BucketedDigest, ContentDigest, canonical_bytes, item_hash
 
 
 def _items(count: int) -> list[dict]:

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from dr_drill.core.evidence import build_evidence, validate_evidence
-from dr_drill.core.notification import (
+from dr_drill.core.evidence.notification import (
     metric_data,
     notification_attributes,
     notification_message,
     notification_subject,
     notification_topic,
 )
+from dr_drill.core.evidence.record import build_evidence, validate_evidence
 
 SPEC = {
     "drill_id": "20261126T020000Z-0123456789ab",
@@ -29,13 +29,25 @@ SPEC = {
     "scratch_table": "drill-app-users-scheduled-abc",
     "rto_target_seconds": 60,
     "rpo_target_seconds": 86400,
+    "backup_bucket": "b",
+    "backup_file": None,
+    "batch_size": 25,
+    "keep_scratch_table": False,
+    "scratch_prefix": "drill-",
+    "evidence_bucket": "evidence",
+    "success_topic_arn": None,
+    "failure_topic_arn": None,
 }
 LOCATED = {
+    "source": "s3_json",
     "location": "s3://b/dynamodb-backups/app-users-backup-2026-11-25-01-30-00.json",
     "name_timestamp": "2026-11-25T01:30:00+00:00",
+    "candidates_considered": 3,
+    "selection": {"policy": "latest", "choice": "s3://b/dynamodb-backups/app-users-backup-2026-11-25-01-30-00.json"},
 }
 VERIFIED = {"backup_timestamp": "2026-11-25T01:30:00", "item_count": 10, "checksum_verified": True}
 RESTORED = {
+    "method": "batch_write",
     "items_restored": 10,
     "items_failed": 0,
     "started_at": "2026-11-26T02:00:10+00:00",
@@ -97,7 +109,7 @@ def test_notification_names_table_and_result_and_carries_the_reason():
     body = json.loads(notification_message(record, "s3://e/k.json"))
     assert body["status"] == "failed" and body["failure_reason"] == "scratch table holds 9 items"
     assert body["evidence_uri"] == "s3://e/k.json" and body["drill_id"] == SPEC["drill_id"]
-    assert notification_attributes(record)["status"] == {"DataType": "String", "StringValue": "failed"}
+    assert notification_attributes(record) == {"status": "failed", "table_name": record["table_name"]}
 
 
 @pytest.mark.parametrize(
@@ -124,7 +136,10 @@ def test_metrics_are_the_original_three_per_table():
 def test_the_core_imports_without_airflow_or_boto3():
     code = (
         "import sys, pkgutil, importlib, dr_drill.core as core\n"
-        "for m in pkgutil.iter_modules(core.__path__): importlib.import_module(f'dr_drill.core.{m.name}')\n"
+        "import dr_drill.constants, dr_drill.contracts, dr_drill.errors\n"
+        "found = [m.name for m in pkgutil.walk_packages(core.__path__, 'dr_drill.core.')]\n"
+        "assert len(found) > 20, found\n"
+        "for name in found: importlib.import_module(name)\n"
         "bad = [n for n in sys.modules if n.split('.')[0] in ('airflow', 'boto3', 'botocore')]\n"
         "assert not bad, bad\n"
     )

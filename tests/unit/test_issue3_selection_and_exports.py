@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dr_drill.core.errors import BackupCorrupt, BackupNotFound, InvalidDrillRequest
-from dr_drill.core.evidence import build_evidence, validate_evidence
-from dr_drill.core.export_manifest import (
+from dr_drill.core.evidence.record import build_evidence, validate_evidence
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.core.plan.selection import Candidate, SelectionPolicy, select_backup
+from dr_drill.core.sources.pitr import choose_restore_time
+from dr_drill.core.sources.s3_export import (
     checksum_file_matches,
     export_folder_of,
     export_root,
@@ -22,8 +24,7 @@ from dr_drill.core.export_manifest import (
     parse_summary,
     table_name_of_arn,
 )
-from dr_drill.core.plan import Settings, resolve_drill_specs
-from dr_drill.core.selection import Candidate, SelectionPolicy, choose_restore_time, select_backup
+from dr_drill.errors import BackupCorrupt, BackupNotFound, InvalidDrillRequest
 from tests.unit.test_evidence_and_notification import SPEC
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -307,7 +308,7 @@ def test_evidence_of_a_failed_newest_backup_names_the_newest_that_verifies():
 def test_evidence_carries_each_sources_identity(source, located, verified, field, value):
     record = build_evidence(
         {**SPEC, "backup_source": source},
-        located=located,
+        located={**located, "source": source, "candidates_considered": 1, "selection": {"policy": "latest"}},
         verified=verified,
         restored=None,
         validated=None,

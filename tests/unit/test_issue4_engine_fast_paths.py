@@ -8,14 +8,16 @@ import json
 import threading
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.hooks import HierarchicalEmitter
 
 from demo.sample_data import sample_items
-from dr_drill.aws.restore import RestoreStats, batches, restore_items
-from dr_drill.core.digest import BucketedDigest, canonical_bytes, digesting, item_hash
-from dr_drill.core.items import CanonicalItem, canonical_number, to_typed_item
+from dr_drill.aws.batch_writer import RestoreStats, batches, restore_items
+from dr_drill.core.items.canonical import CanonicalItem, canonical_number, to_typed_item
+from dr_drill.core.items.digest import BucketedDigest, canonical_bytes, digesting, item_hash
 
 
 @pytest.mark.parametrize(
@@ -91,6 +93,7 @@ class _FakeDynamoDB:
     """BatchWriteItem that succeeds, optionally after a gate opens, or fails on the ``fail_on``-th call."""
 
     def __init__(self, fail_on: int | None = None, gate: threading.Event | None = None):
+        self.meta = SimpleNamespace(events=HierarchicalEmitter())  # what the writer registers its counters on
         self.fail_on = fail_on
         self.gate = gate
         self.calls = 0

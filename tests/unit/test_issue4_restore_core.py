@@ -7,18 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dr_drill.core.digest import BucketedDigest
-from dr_drill.core.errors import InvalidDrillRequest
-from dr_drill.core.evidence import build_evidence, validate_evidence
-from dr_drill.core.items import to_typed_item
-from dr_drill.core.plan import Settings, resolve_drill_specs
-from dr_drill.core.restore import (
+from dr_drill.aws.sources import adapter_class
+from dr_drill.constants import RestoreMethod
+from dr_drill.contracts import RestoreResult, VerifiedBackup
+from dr_drill.core.evidence.record import build_evidence, validate_evidence
+from dr_drill.core.items.canonical import to_typed_item
+from dr_drill.core.items.digest import BucketedDigest
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.core.restore.parts import (
     combine_restore_results,
     progress_line,
-    restore_method,
     split_restore,
 )
-from dr_drill.core.scratch import (
+from dr_drill.core.restore.scratch import (
     definition_from_plan_key_schema,
     index_names,
     is_stale_scratch,
@@ -26,6 +27,7 @@ from dr_drill.core.scratch import (
     scratch_table_name,
     scratch_tags,
 )
+from dr_drill.errors import InvalidDrillRequest
 from tests.unit.test_evidence_and_notification import SPEC as EVIDENCE_SPEC
 
 SOURCE_DESCRIPTION = {
@@ -128,7 +130,15 @@ def test_only_old_tables_with_prefix_and_scratch_tag_are_stale():
     ],
 )
 def test_restore_method_follows_the_source_and_the_plan(source, import_table, method):
-    assert restore_method(source, import_table=import_table) == method
+    spec = resolve_drill_specs(
+        plan={"tables": {"t-1": {"backup_source": source, "import_table": import_table, "backup_bucket": "bkt"}}},
+        conf={},
+        settings=Settings(backup_bucket=None, evidence_bucket="ev", success_topic_arn=None, failure_topic_arn=None),
+        dag_id="d",
+        run_id="r",
+        started_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )[0]
+    assert adapter_class(spec.backup_source).restore_method(spec) == method
 
 
 def test_progress_line_gives_done_expected_rate_and_eta():
@@ -138,32 +148,32 @@ def test_progress_line_gives_done_expected_rate_and_eta():
 
 def test_a_split_export_deals_every_data_file_to_exactly_one_task():
     files = [f"data/{n}.json.gz" for n in range(7)]
-    located = {"source": "s3_export", "data_files": files}
+    verified = VerifiedBackup(data_files=files)
 
-    shares = split_restore("batch_write", located, 3)
+    shares = split_restore(RestoreMethod.BATCH_WRITE, verified, 3)
 
     assert shares == [files[0::3], files[1::3], files[2::3]]
     assert sorted(name for share in shares for name in share) == sorted(files)
-    assert split_restore("batch_write", located, 10) == [[name] for name in files]  # no task without a file
+    assert split_restore(RestoreMethod.BATCH_WRITE, verified, 10) == [[name] for name in files]  # no empty task
 
 
 @pytest.mark.parametrize(
-    ("method", "located", "tasks"),
+    ("method", "verified", "tasks"),
     [
-        pytest.param("batch_write", {"source": "s3_export", "data_files": ["a", "b"]}, 1, id="one-task-asked"),
-        pytest.param("batch_write", {"source": "s3_export", "data_files": ["a"]}, 4, id="one-data-file"),
-        pytest.param("batch_write", {"source": "s3_json", "key": "b.json"}, 4, id="json-is-one-object"),
-        pytest.param("import_table", {"source": "s3_export", "data_files": ["a", "b"]}, 4, id="server-side"),
+        pytest.param("batch_write", VerifiedBackup(data_files=("a", "b")), 1, id="one-task-asked"),
+        pytest.param("batch_write", VerifiedBackup(data_files=("a",)), 4, id="one-data-file"),
+        pytest.param("batch_write", VerifiedBackup(etag="e"), 4, id="json-is-one-object"),
+        pytest.param("import_table", VerifiedBackup(data_files=("a", "b")), 4, id="server-side"),
     ],
 )
-def test_what_cannot_be_split_is_restored_whole_by_one_task(method, located, tasks):
-    assert split_restore(method, located, tasks) == [None]
+def test_what_cannot_be_split_is_restored_whole_by_one_task(method, verified, tasks):
+    assert split_restore(RestoreMethod(method), verified, tasks) == [None]
 
 
 def test_a_restore_in_one_part_is_that_part_unchanged():
-    part = {"items_read": 3, "items_restored": 3, "method": "restore_from_backup", "workers": None}
+    part = RestoreResult(items_read=3, items_restored=3, method="restore_from_backup", started_at="s", finished_at="f")
 
-    assert combine_restore_results([part]) == {**part, "parts": 1}
+    assert combine_restore_results([part]) == part
 
 
 def _digest(items):
@@ -208,13 +218,13 @@ def test_combined_split_restore_adds_counts_and_merges_digests():
         },
     ]
 
-    combined = combine_restore_results(parts)
+    combined = combine_restore_results([RestoreResult.from_xcom(part) for part in parts]).to_xcom()
 
     assert combined["items_restored"] == 9 and combined["items_failed"] == 1 and combined["duplicate_keys"] == 1
     assert combined["rejected_keys"] == ["abc"] and combined["rejection_reasons"] == {"too big": 1}
     assert combined["started_at"] == "2026-11-26T02:00:01+00:00"
     assert combined["finished_at"] == "2026-11-26T02:00:30+00:00"
-    assert combined["workers"] == 16
+    assert combined["workers"] == 16 and combined["parts"] == 2
     assert combined["backup_digest"] == _digest(items).to_dict()
 
 
@@ -244,7 +254,13 @@ def test_evidence_carries_restore_engine_and_scratch_table_figures():
         scratch_deleted=True,
         failure={"step": "restore", "reason": "2 items rejected"},
         generated_at=datetime(2026, 11, 26, 2, 1, tzinfo=UTC),
-        created={"created_at": "2026-11-26T02:00:04+00:00", "indexes": ["by-status"]},
+        created={
+            "name": SPEC["scratch_table"],
+            "method": "batch_write",
+            "started_at": "2026-11-26T02:00:00+00:00",
+            "created_at": "2026-11-26T02:00:04+00:00",
+            "indexes": ["by-status"],
+        },
         dropped={"deleted": True, "kept": False, "deleted_at": "2026-11-26T02:00:50+00:00", "indexes": ["by-status"]},
     )
 

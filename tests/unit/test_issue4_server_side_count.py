@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from dr_drill.core.evidence import validate_evidence
-from dr_drill.core.notification import metric_data, notification_message
-from dr_drill.core.report import render_drill_report
+from dr_drill.core.evidence.notification import metric_data, notification_message
+from dr_drill.core.evidence.record import validate_evidence
+from dr_drill.core.report.html import render_drill_report
 from tests.unit.test_evidence_and_notification import NOW, RESTORED, VALIDATED, _record
 
 SERVER_SIDE = {**RESTORED, "method": "restore_from_backup", "items_restored": None, "items_read": None}

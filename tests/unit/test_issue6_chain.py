@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dr_drill.core.chain import ChainEntry, canonical_bytes, record_sha256, seal, verify_chain
+from dr_drill.core.evidence.chain import ChainEntry, canonical_record_bytes, record_sha256, seal, verify_chain
 
 
 def _chain(count: int) -> list[ChainEntry]:
@@ -27,7 +27,7 @@ def test_canonical_bytes_are_the_documented_json_without_the_own_hash():
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
-    assert canonical_bytes(record) == expected
+    assert canonical_record_bytes(record) == expected
     assert record["evidence_sha256"] == hashlib.sha256(expected).hexdigest()
     # What an auditor re-computes from the stored (indented) JSON gives the same hash.
     stored = json.loads(json.dumps(record, indent=2, sort_keys=True))

@@ -12,15 +12,20 @@ import pytest
 import yaml
 from botocore.validate import ParamValidator
 
-from dr_drill.core.chain import verify_chain
-from dr_drill.core.evidence import build_evidence, plan_entry, sha256_of, validate_evidence
-from dr_drill.core.notification import METRIC_NAMES, METRIC_NAMESPACE, metric_data, notification_message
-from dr_drill.core.report import build_pack, render_drill_report, render_pack
+from dr_drill.core.evidence.chain import verify_chain
+from dr_drill.core.evidence.notification import METRIC_NAMES, METRIC_NAMESPACE, metric_data, notification_message
+from dr_drill.core.evidence.record import build_evidence, plan_entry, sha256_of, validate_evidence
+from dr_drill.core.report.html import build_pack, render_drill_report, render_pack
 from tests.unit.test_evidence_and_notification import LOCATED, NOW, RESTORED, SPEC, VALIDATED, VERIFIED
 
 ROOT = Path(__file__).resolve().parents[2]
-FULL_SPEC = {**SPEC, "backup_bucket": "b", "backup_file": None, "batch_size": 25, "keep_scratch_table": False}
-CREATED = {"name": SPEC["scratch_table"], "created_at": "2026-11-26T02:00:05+00:00"}
+FULL_SPEC = SPEC
+CREATED = {
+    "name": SPEC["scratch_table"],
+    "method": "batch_write",
+    "started_at": "2026-11-26T02:00:01+00:00",
+    "created_at": "2026-11-26T02:00:05+00:00",
+}
 DROPPED = {"deleted": True, "kept": False, "deleted_at": "2026-11-26T02:01:30+00:00"}
 RUN = {"try_number": 2, "run_type": "manual", "triggering_user": "alice"}
 
@@ -114,7 +119,8 @@ def test_metrics_add_recovery_time_backup_age_and_the_verdict():
     assert metrics["BackupAgeSeconds"]["Value"] == 88200.0
     assert metrics["DrillSucceeded"]["Value"] == 1
     failed = {
-        m["MetricName"]: m for m in metric_data(_record(validated=None, failure={"step": "x", "reason": "y"}), NOW)
+        m["MetricName"]: m
+        for m in metric_data(_record(validated=None, failure={"step": "validate", "reason": "y"}), NOW)
     }
     assert failed["DrillSucceeded"]["Value"] == 0
     assert "RecoveryTimeSeconds" not in failed  # not measured: not invented

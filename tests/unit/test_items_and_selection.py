@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from dr_drill.core.errors import BackupNotFound
-from dr_drill.core.items import canonical_number, to_typed_value
-from dr_drill.core.scratch import is_scratch_of, scratch_table_name, scratch_tags
-from dr_drill.core.selection import choose_latest_backup, explicit_backup, parse_json_backup_key
+from dr_drill.core.items.canonical import canonical_number, to_typed_value
+from dr_drill.core.plan.selection import SelectionPolicy, select_backup
+from dr_drill.core.restore.scratch import is_scratch_of, scratch_table_name, scratch_tags
+from dr_drill.core.sources.s3_json import json_backup_candidates, parse_json_backup_key
+from dr_drill.errors import BackupNotFound
 
 
 @pytest.mark.parametrize(
@@ -60,20 +61,27 @@ def test_latest_backup_is_chosen_by_the_name_timestamp():
         "dynamodb-backups/app-backup-latest.json",
         _key("app", "2025-13-40-01-00-00"),  # not a date
     ]
-    latest, considered = choose_latest_backup("b", keys, "app")
-    assert latest.key == _key("app", "2025-01-10-01-00-00")
-    assert latest.timestamp == datetime(2025, 1, 10, 1, tzinfo=UTC)
-    assert latest.location == f"s3://b/{latest.key}"
-    assert considered == 3
+    selection = _latest("b", keys, "app")
+    latest = selection.chosen
+    assert latest.ref["key"] == _key("app", "2025-01-10-01-00-00")
+    assert latest.taken_at == datetime(2025, 1, 10, 1, tzinfo=UTC)
+    assert latest.location == f"s3://b/{latest.ref['key']}"
+    assert selection.considered == 3
 
 
 def test_no_backup_names_the_table_and_prefix():
     with pytest.raises(BackupNotFound, match=r"no backup of table app under s3://b/dynamodb-backups/app-backup-\*"):
-        choose_latest_backup("b", [_key("other", "2025-01-01-00-00-00")], "app")
+        _latest("b", [_key("other", "2025-01-01-00-00-00")], "app")
+
+
+def _latest(bucket, keys, table):
+    what = f"of table {table} under s3://{bucket}/dynamodb-backups/{table}-backup-*"
+    candidates = json_backup_candidates(bucket, keys, table)
+    return select_backup(candidates, SelectionPolicy(), now=datetime.now(UTC), seed_source="", what=what)
 
 
 def test_explicit_backup_outside_the_convention_has_no_name_time():
-    assert explicit_backup("b", "manual/snapshot.json", "app").timestamp is None
+    assert parse_json_backup_key("manual/snapshot.json", "app") is None
     assert parse_json_backup_key(_key("app", "2025-01-02-03-04-05"), "app") == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

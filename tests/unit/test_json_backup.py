@@ -10,8 +10,9 @@ import random
 import pytest
 
 from demo.sample_data import json_backup_document, original_checksum, sample_items
-from dr_drill.core.errors import BackupCorrupt
-from dr_drill.core.json_backup import iter_typed_items, parse_backup_timestamp, verify_json_backup
+from dr_drill.core.sources.s3_json import iter_typed_items, verify_json_backup
+from dr_drill.core.times import parse_backup_timestamp
+from dr_drill.errors import BackupCorrupt
 
 
 def _original_algorithm(raw: bytes) -> str:

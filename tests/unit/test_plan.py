@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dr_drill.core.errors import InvalidDrillRequest
-from dr_drill.core.plan import Settings, resolve_drill_specs
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.errors import InvalidDrillRequest
 
 SETTINGS = Settings(backup_bucket="backups", evidence_bucket="evidence", success_topic_arn="s", failure_topic_arn="f")
 PLAN = {

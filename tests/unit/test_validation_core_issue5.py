@@ -6,15 +6,15 @@ import random
 
 import pytest
 
-from dr_drill.core.digest import BucketedDigest, ContentDigest, digesting, key_hash
-from dr_drill.core.errors import InvalidDrillRequest
-from dr_drill.core.evidence import _validation_block, validate_evidence
-from dr_drill.core.fidelity import FidelityReport, drifted_attributes
-from dr_drill.core.localisation import BucketEntries, buckets_to_examine, localise
-from dr_drill.core.notification import validation_rate
-from dr_drill.core.plan import Settings, resolve_drill_specs
-from dr_drill.core.rules import ProbeKey, ValidationRules, user_check_result
-from dr_drill.core.sampling import SeededSample, sample_seed_for
+from dr_drill.core.evidence.notification import validation_rate
+from dr_drill.core.evidence.record import _validation_block, validate_evidence
+from dr_drill.core.items.digest import BucketedDigest, ContentDigest, digesting, key_hash
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.core.validate.fidelity import FidelityReport, drifted_attributes
+from dr_drill.core.validate.localisation import BucketEntries, buckets_to_examine, localise
+from dr_drill.core.validate.rules import ProbeKey, ValidationRules, user_check_result
+from dr_drill.core.validate.sampling import SeededSample, sample_seed_for
+from dr_drill.errors import InvalidDrillRequest
 from tests.unit.test_evidence_and_notification import _record
 
 KEY = ("id",)

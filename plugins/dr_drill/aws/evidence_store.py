@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dr_drill.core.chain import ChainEntry
-from dr_drill.core.errors import InvalidDrillRequest
-from dr_drill.core.evidence import evidence_prefix
+from dr_drill.core.evidence.chain import ChainEntry
+from dr_drill.core.evidence.record import evidence_prefix
+from dr_drill.errors import InvalidDrillRequest
 
 RETENTION_MODES = ("COMPLIANCE", "GOVERNANCE")
 DEFAULT_RETENTION_MODE = "COMPLIANCE"

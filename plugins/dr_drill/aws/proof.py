@@ -1,7 +1,7 @@
 """Every proof that a restore is right: count, content digest, localisation, sample, fidelity, rules.
 
-Which proofs can run depends on the backup: a file backup (``s3_json``, ``s3_export``) was
-digested while it was restored, so the scratch table's digest must equal it; a server-side
+Which proofs can run depends on the restore: a streamed restore (``s3_json``, ``s3_export``)
+digested the backup while it restored it, so the scratch table's digest must equal it; a server-side
 restore (``native_backup``, ``pitr``) has no file to digest, so its count is checked against
 the backup's own metadata where there is one, and its sampled items against the live source.
 """
@@ -15,16 +15,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dr_drill.aws.validation import bucket_entries_of_table, get_items, run_user_check, summarise_table
-from dr_drill.core.digest import BucketedDigest, key_hash, reported_key, same_item
-from dr_drill.core.fidelity import FidelityReport
-from dr_drill.core.items import TypedItem
-from dr_drill.core.localisation import BucketEntries, Localisation, buckets_to_examine, localise
-from dr_drill.core.rules import Check, ValidationRules
-from dr_drill.core.sampling import SeededSample
+from dr_drill.aws.table_scan import bucket_entries_of_table, get_items, run_user_check, summarise_table
+from dr_drill.contracts import ValidationResult
+from dr_drill.core.items.canonical import TypedItem
+from dr_drill.core.items.digest import BucketedDigest, key_hash, reported_key, same_item
+from dr_drill.core.validate.fidelity import FidelityReport
+from dr_drill.core.validate.localisation import BucketEntries, Localisation, buckets_to_examine, localise
+from dr_drill.core.validate.rules import Check, ValidationRules
+from dr_drill.core.validate.sampling import SeededSample
 
 log = logging.getLogger(__name__)
-FILE_SOURCES = frozenset({"s3_json", "s3_export"})
 FIRST_KEYS_SHOWN = 5
 
 
@@ -32,11 +32,13 @@ FIRST_KEYS_SHOWN = 5
 class ProofInputs:
     """What the earlier steps established, and where to look.
 
-    :param backup_items: re-reads the backup's items (file sources only); called at most once.
+    :param streamed: the restore read the backup's items (a file backup), rather than DynamoDB.
+    :param backup_items: re-reads the backup's items (streamed restores only); called at most once.
     """
 
     scratch_table: str
     source: str
+    streamed: bool
     key_names: tuple[str, ...]
     expected_items: int | None
     backup_digest: dict[str, Any] | None
@@ -67,6 +69,10 @@ class ProofResult:
     proofs: list[str] = field(default_factory=list)
     proofs_skipped: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+
+    def result(self, finished_at: str) -> ValidationResult:
+        """Return the validate step's result, finished at ``finished_at``."""
+        return ValidationResult.from_xcom({**self.to_dict(), "finished_at": finished_at})
 
     def to_dict(self) -> dict[str, Any]:
         located = self.localisation.to_dict() if self.localisation else {}
@@ -141,7 +147,7 @@ class RestoreProof:
 
     def _no_file_to_digest(self) -> None:
         reason = f"a {self.inputs.source} restore is server-side: no backup file was read to digest"
-        if self.inputs.source in FILE_SOURCES:
+        if self.inputs.streamed:
             reason = "the restore step returned no backup digest"
         self.result.proofs_skipped["digest"] = reason
         self.result.proofs_skipped["localisation"] = reason

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dr_drill.core.errors import RestoreIncomplete, UnsafeTarget
-from dr_drill.core.scratch import (
+from dr_drill.aws.client_errors import error_code
+from dr_drill.core.restore.scratch import (
     RUN_ID_TAG,
     definition_from_plan_key_schema,
     is_scratch_of,
@@ -18,24 +17,9 @@ from dr_drill.core.scratch import (
     scratch_table_definition,
     scratch_tags,
 )
+from dr_drill.errors import RestoreIncomplete, UnsafeTarget
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class KeySchema:
-    """A table's primary key: the KeySchema and the AttributeDefinitions it needs."""
-
-    key_schema: list[dict[str, str]]
-    attribute_definitions: list[dict[str, str]]
-
-    @property
-    def key_names(self) -> tuple[str, ...]:
-        return tuple(entry["AttributeName"] for entry in self.key_schema)
-
-
-def _error_code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
 
 
 def describe_table(ddb: Any, table_name: str) -> dict[str, Any] | None:
@@ -43,37 +27,15 @@ def describe_table(ddb: Any, table_name: str) -> dict[str, Any] | None:
     try:
         return ddb.describe_table(TableName=table_name)["Table"]
     except ClientError as err:
-        if _error_code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             return None
         raise
 
 
-def source_key_schema(ddb: Any, table_name: str) -> KeySchema:
-    """Return the source table's key schema; the source itself is only read.
-
-    :raises RestoreIncomplete: when the source table does not exist, so no schema is known.
-    """
-    table = describe_table(ddb, table_name)
-    if table is None:
-        raise RestoreIncomplete(f"source table {table_name} does not exist, so its key schema is unknown")
-    key_names = {entry["AttributeName"] for entry in table["KeySchema"]}
-    return KeySchema(
-        key_schema=[dict(entry) for entry in table["KeySchema"]],
-        attribute_definitions=[
-            dict(entry) for entry in table["AttributeDefinitions"] if entry["AttributeName"] in key_names
-        ],
-    )
-
-
-def _tags(ddb: Any, table_arn: str) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    kwargs = {"ResourceArn": table_arn}
-    while True:
-        page = ddb.list_tags_of_resource(**kwargs)
-        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", ())})
-        if not page.get("NextToken"):
-            return tags
-        kwargs["NextToken"] = page["NextToken"]
+def table_tags(ddb: Any, table_arn: str) -> dict[str, str]:
+    """Return every tag of a table, over every page."""
+    pages = ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=table_arn)
+    return {tag["Key"]: tag["Value"] for page in pages for tag in page.get("Tags", ())}
 
 
 def assert_scratch_table(ddb: Any, name: str, *, prefix: str, run_id: str) -> dict[str, Any]:
@@ -84,7 +46,7 @@ def assert_scratch_table(ddb: Any, name: str, *, prefix: str, run_id: str) -> di
     table = describe_table(ddb, name)
     if table is None:
         raise UnsafeTarget(f"table {name} does not exist")
-    if not is_scratch_of(name, _tags(ddb, table["TableArn"]), prefix=prefix, run_id=run_id):
+    if not is_scratch_of(name, table_tags(ddb, table["TableArn"]), prefix=prefix, run_id=run_id):
         raise UnsafeTarget(
             f"refusing to touch table {name}: it is not a scratch table of this drill "
             f"(needs the {prefix!r} prefix and the scratch tags of run {run_id})"
@@ -103,18 +65,12 @@ def delete_scratch_table(ddb: Any, name: str, *, prefix: str, run_id: str, wait:
     try:
         ddb.delete_table(TableName=name)
     except ClientError as err:
-        if _error_code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             return False
         raise
     if wait:
         ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 600})
     return True
-
-
-def _definition(schema: KeySchema | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(schema, KeySchema):
-        return {"KeySchema": schema.key_schema, "AttributeDefinitions": schema.attribute_definitions}
-    return schema
 
 
 def source_table_definition(ddb: Any, table_name: str, *, include_indexes: bool = True) -> dict[str, Any] | None:
@@ -154,14 +110,14 @@ def create_scratch_table(
     name: str,
     *,
     source_table: str,
-    schema: KeySchema | dict[str, Any],
+    schema: dict[str, Any],
     prefix: str,
     run_id: str,
 ) -> dict[str, Any]:
     """Create an empty, on-demand scratch table and wait until it is ACTIVE; return its description.
 
-    ``schema`` is a KeySchema or a CreateTable schema (``KeySchema``, ``AttributeDefinitions``
-    and optionally ``GlobalSecondaryIndexes``/``LocalSecondaryIndexes``). A table of the same
+    ``schema`` is a CreateTable schema (``KeySchema``, ``AttributeDefinitions`` and optionally
+    ``GlobalSecondaryIndexes``/``LocalSecondaryIndexes``). A table of the same
     name left by an earlier try of this run is deleted first; a table of that name that is not
     this run's scratch table is refused.
     """
@@ -172,7 +128,7 @@ def create_scratch_table(
         delete_scratch_table(ddb, name, prefix=prefix, run_id=run_id)
     ddb.create_table(
         TableName=name,
-        **_definition(schema),
+        **schema,
         BillingMode="PAY_PER_REQUEST",
         DeletionProtectionEnabled=False,
         Tags=scratch_tags(source_table, run_id),
@@ -205,14 +161,14 @@ def sweep_stale_scratch_tables(ddb: Any, *, prefix: str, max_age: timedelta, now
         table = describe_table(ddb, name)
         if table is None or table.get("TableStatus") != "ACTIVE":
             continue
-        tags = _tags(ddb, table["TableArn"])
+        tags = table_tags(ddb, table["TableArn"])
         if not is_stale_scratch(name, tags, table_creation_time(table), prefix=prefix, now=now, max_age=max_age):
             continue
         log.info("Deleting stale scratch table %s (run %s)", name, tags.get(RUN_ID_TAG))
         try:
             ddb.delete_table(TableName=name)
         except ClientError as err:
-            if _error_code(err) not in ("ResourceNotFoundException", "ResourceInUseException"):
+            if error_code(err) not in ("ResourceNotFoundException", "ResourceInUseException"):
                 raise
             continue
         deleted.append(name)

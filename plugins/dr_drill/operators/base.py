@@ -1,16 +1,18 @@
-"""One small operator per drill step.
+"""One small operator per drill step, on one base: the spec, the AWS connection, failure reporting.
 
-Each takes the table's drill spec (a dict, templated so a mapped task group can hand it
-over), gets its boto3 clients from the Amazon provider's hooks, calls the core and the aws
-adapters, and returns a small JSON-able dict. A step that fails pushes its reason to XCom
-under ``drill_failure`` so that the record step can name it; findings about the backup or
-the restore (``DrillError``) fail at once without retries, while other errors (a network
-blip, say) keep the task's retries.
+Each step takes the table's drill spec (a dict, templated so that the mapped task group can
+hand it over), reads it once as a ``DrillSpec``, gets its boto3 clients from the Amazon
+provider's hooks (``aws_conn_id``, ``region_name``, ``verify``, ``botocore_config``, as the
+provider's own operators take them), calls the aws adapters and the core, and returns its
+contract as JSON for XCom. A step that fails pushes a ``StepFailure`` under ``drill_failure``
+so that the record step can name it; findings about the backup or the restore
+(``DrillError``) fail at once without retries, while other errors (a network blip, say) keep
+the task's retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -20,7 +22,11 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.config import Config
 
-from dr_drill.core.errors import DrillError
+from dr_drill.aws.retries import botocore_retries
+from dr_drill.aws.sources import Clients, SourceAdapter, adapter_for
+from dr_drill.constants import Step
+from dr_drill.contracts import DrillSpec, StepFailure
+from dr_drill.errors import DrillError
 
 FAILURE_XCOM_KEY = "drill_failure"
 _REASON_LIMIT = 1000
@@ -30,24 +36,82 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class DrillStepOperator(BaseOperator):
+class AwsStepMixin:
+    """The Amazon provider's connection parameters, and the clients made from them.
+
+    :param aws_conn_id: the Airflow connection to AWS.
+    :param region_name: the AWS region; default: the connection's.
+    :param verify: whether to verify SSL certificates (or a CA bundle path); default: the connection's.
+    :param botocore_config: botocore client settings, as the provider's operators take them.
+    """
+
+    aws_conn_id: str
+    region_name: str | None
+    verify: bool | str | None
+    botocore_config: dict[str, Any] | None
+
+    def _aws_kwargs(self) -> dict[str, Any]:
+        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name, "verify": self.verify}
+
+    def _config(self, **settings: Any) -> Config:
+        # Every client retries the same way (dr_drill.aws.retries); the user's settings come first.
+        return Config(**(self.botocore_config or {})).merge(Config(retries=botocore_retries(), **settings))
+
+    def s3_client(self) -> Any:
+        return S3Hook(**self._aws_kwargs(), config=self._config()).get_conn()
+
+    def aws_client(self, client_type: str) -> Any:
+        """A client of another service (CloudWatch, SNS), through the provider's base hook."""
+        return AwsBaseHook(**self._aws_kwargs(), client_type=client_type, config=self._config()).conn
+
+    def dynamodb_client(self, max_pool_connections: int = 10, *, parameter_validation: bool = True) -> Any:
+        # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
+        # re-serialise our already typed items ({"S": ..} becoming a map).
+        config = self._config(max_pool_connections=max_pool_connections, parameter_validation=parameter_validation)
+        return AwsBaseHook(**self._aws_kwargs(), client_type="dynamodb", config=config).conn
+
+
+class DrillStepOperator(AwsStepMixin, BaseOperator):
     """Base of the drill steps: the spec, the AWS connection, and failure reporting.
 
-    :param spec: the table's drill spec, as the plan task resolved it.
-    :param aws_conn_id: the Airflow connection to AWS.
+    :param spec: the table's drill spec, as the plan task resolved it (``DrillSpec.to_xcom()``).
     """
 
     template_fields: Sequence[str] = ("spec",)
-    step: ClassVar[str]
+    step: ClassVar[Step]
 
-    def __init__(self, *, spec: dict[str, Any], aws_conn_id: str = "aws_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        spec: dict[str, Any],
+        aws_conn_id: str = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.spec = spec
         self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+
+    @property
+    def drill(self) -> DrillSpec:
+        """The rendered spec, read as its contract."""
+        return DrillSpec.from_xcom(self.spec)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self.reporting_failures(context, lambda: self.run(context))
+
+    def run(self, context: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reporting_failures(self, context: Context, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Do ``work``; if it fails, push the failure for the record step and fail the task."""
         try:
-            return self.run(context)
+            return work()
         except DrillError as err:
             self._report_failure(context, err.reason, err.details)
             raise AirflowFailException(err.reason) from err
@@ -55,25 +119,19 @@ class DrillStepOperator(BaseOperator):
             self._report_failure(context, f"{type(err).__name__}: {err}", None)
             raise
 
-    def run(self, context: Context) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _report_failure(self, context: Context, reason: str, details: dict[str, Any] | None) -> None:
         self.log.error("Drill step %s failed for table %s: %s", self.step, self.spec["table_name"], reason)
-        context["ti"].xcom_push(
-            key=FAILURE_XCOM_KEY,
-            value={"step": self.step, "reason": reason[:_REASON_LIMIT], "details": details},
-        )
+        failure = StepFailure(step=self.step, reason=reason[:_REASON_LIMIT], details=details)
+        context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=failure.to_xcom())
 
-    def s3_client(self) -> Any:
-        return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+    def clients(self) -> Clients:
+        return Clients(s3=self.s3_client, dynamodb=self.dynamodb_client)
 
-    def dynamodb_client(self, max_pool_connections: int = 10, *, parameter_validation: bool = True) -> Any:
-        # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
-        # re-serialise our already typed items ({"S": ..} becoming a map).
-        config = Config(
-            max_pool_connections=max_pool_connections,
-            retries={"mode": "standard"},
-            parameter_validation=parameter_validation,
-        )
-        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="dynamodb", config=config).conn
+    def source_adapter(self) -> SourceAdapter:
+        """The adapter of this drill's backup source, on this step's clients."""
+        return adapter_for(self.drill.backup_source, self.clients())
+
+    def pull(self, context: Context, task_id: str, key: str = "return_value") -> Any:
+        """Return what ``task_id`` of this table's group pushed under ``key`` (None if nothing)."""
+        ti = context["ti"]
+        return ti.xcom_pull(task_ids=task_id, key=key, map_indexes=ti.map_index)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from dr_drill.aws.evidence_store import Retention, bucket_has_object_lock, latest_evidence, put_evidence, put_report
-from dr_drill.aws.scratch_tables import (
-    describe_table,
-)
-from dr_drill.core.evidence import build_evidence, evidence_key, report_key, seal_evidence, validate_evidence
-from dr_drill.core.notification import (
+from dr_drill.aws.scratch_tables import describe_table
+from dr_drill.constants import Step
+from dr_drill.contracts import DrillOutcome, StepFailure
+from dr_drill.core.evidence.notification import (
     METRIC_NAMESPACE,
     metric_data,
     notification_attributes,
@@ -23,7 +22,8 @@ from dr_drill.core.notification import (
     notification_subject,
     notification_topic,
 )
-from dr_drill.core.report import render_drill_report
+from dr_drill.core.evidence.record import build_evidence, evidence_key, report_key, validate_evidence
+from dr_drill.core.report.html import render_drill_report
 from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.settings import setting
 
@@ -42,72 +42,84 @@ def run_facts(context: Context) -> dict[str, Any]:
 class RecordDrillOperator(DrillStepOperator):
     """Write the evidence record, the metrics and the notification, for passed and failed drills.
 
-    Each record is linked to the table's previous one (``dr_drill.core.chain``) and stored
-    with an Object Lock retention when the evidence bucket has Object Lock
-    (EVIDENCE_RETENTION_MODE, default COMPLIANCE; EVIDENCE_RETENTION_DAYS, default 400); its
-    HTML report goes beside it, at the same key with ``.html``.
+    Returns a ``DrillOutcome``. Each record is linked to the table's previous one
+    (``dr_drill.core.evidence.chain``) and stored with an Object Lock retention when the
+    evidence bucket has Object Lock (EVIDENCE_RETENTION_MODE, default COMPLIANCE;
+    EVIDENCE_RETENTION_DAYS, default 400); its HTML report goes beside it, at the same key
+    with ``.html``.
 
     :param step_task_ids: task ids of locate, verify, create, restore and validate, by role,
         and optionally ``drop`` (the teardown) for when the scratch table was deleted.
     """
 
     template_fields: Sequence[str] = ("spec",)
-    step = "record"
-    _ROLES = ("locate", "verify", "create", "restore", "validate")
+    step = Step.RECORD
+    # Each role's step, for a failure inferred when its task died without saying why.
+    _ROLES = {
+        "locate": Step.LOCATE,
+        "verify": Step.VERIFY,
+        "create": Step.CREATE_SCRATCH_TABLE,
+        "restore": Step.RESTORE,
+        "validate": Step.VALIDATE,
+    }
 
     def __init__(self, *, step_task_ids: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.step_task_ids = step_task_ids
 
-    def _pull(self, context: Context, role: str, key: str = "return_value") -> Any:
-        ti = context["ti"]
-        return ti.xcom_pull(task_ids=self.step_task_ids[role], key=key, map_indexes=ti.map_index)
-
-    def _outcome(self, context: Context) -> tuple[dict[str, Any | None], dict[str, Any] | None]:
-        """Return each step's result and the first failure, inferred when a task died without one."""
+    def _outcome(self, context: Context) -> tuple[dict[str, Any | None], StepFailure | None]:
+        """Return each step's result (as XCom holds it) and the first failure, inferred when a task died without one."""
         results: dict[str, Any | None] = dict.fromkeys(self._ROLES)
-        for role in self._ROLES:
-            results[role] = self._pull(context, role)
+        for role, step in self._ROLES.items():
+            task_id = self.step_task_ids[role]
+            results[role] = self.pull(context, task_id)
             if results[role] is not None:
                 continue
-            failure = self._pull(context, role, FAILURE_XCOM_KEY)
+            pushed = self.pull(context, task_id, FAILURE_XCOM_KEY)
+            failure = StepFailure.from_xcom(pushed) if pushed else None
             if failure is None:
-                reason = f"task {self.step_task_ids[role]} did not finish; see its log"
-                failure = {"step": "restore" if role == "create" else role, "reason": reason}
-            elif failure.get("details"):
-                results[role] = failure["details"]
+                failure = StepFailure(step=step, reason=f"task {task_id} did not finish; see its log")
+            elif failure.details:
+                results[role] = failure.details
             return results, failure
         return results, None
 
     def run(self, context: Context) -> dict[str, Any]:
-        spec = self.spec
+        spec = self.drill
         results, failure = self._outcome(context)
-        ddb = self.dynamodb_client()
-        dropped = self.step_task_ids.get("drop") and self._pull(context, "drop")
+        dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
+        key = evidence_key(spec.table_name, spec.drill_id)
+        evidence_uri = f"s3://{spec.evidence_bucket}/{key}"
+        # Each output is attempted even when another fails: a failed drill must still be heard of.
+        errors = []
+        storage = previous = None
+        try:
+            storage, previous = self._storage(key)
+        except Exception as err:  # noqa: BLE001 - collected and raised below
+            errors.append(self._output_failed("store_evidence", err))
         record = build_evidence(
             spec,
             located=results["locate"],
             verified=results["verify"],
             restored=results["restore"],
             validated=results["validate"],
-            scratch_deleted=describe_table(ddb, spec["scratch_table"]) is None,
-            failure={"step": failure["step"], "reason": failure["reason"]} if failure else None,
+            scratch_deleted=describe_table(self.dynamodb_client(), spec.scratch_table) is None,
+            failure=failure,
             generated_at=now(),
             created=results["create"],
-            dropped=dropped or None,
+            dropped=dropped,
             run=run_facts(context),
+            previous=previous,
+            storage=storage,
         )
         validate_evidence(record)
-        key = evidence_key(spec["table_name"], spec["drill_id"])
-        evidence_uri = f"s3://{spec['evidence_bucket']}/{key}"
         report_uri: str | None = None
-        # Each output is attempted even when another fails: a failed drill must still be heard of.
-        errors = []
-        try:
-            record = self._store_evidence(record, key)
-            report_uri = f"s3://{spec['evidence_bucket']}/{report_key(key)}"
-        except Exception as err:  # noqa: BLE001 - collected and raised below
-            errors.append(self._output_failed("store_evidence", err))
+        if storage is not None:
+            try:
+                self._store(record, storage)
+                report_uri = f"s3://{spec.evidence_bucket}/{storage['report_key']}"
+            except Exception as err:  # noqa: BLE001 - collected and raised below
+                errors.append(self._output_failed("store_evidence", err))
         for output in (self._publish_metrics, self._notify):
             try:
                 output(record, evidence_uri, report_uri)
@@ -116,23 +128,23 @@ class RecordDrillOperator(DrillStepOperator):
         if errors:
             raise RuntimeError("; ".join(errors))
         self.log.info(
-            "Drill %s of %s %s; evidence at %s", spec["drill_id"], spec["table_name"], record["status"], evidence_uri
+            "Drill %s of %s %s; evidence at %s", spec.drill_id, spec.table_name, record["status"], evidence_uri
         )
-        return {
-            "status": record["status"],
-            "evidence_uri": evidence_uri,
-            "report_uri": report_uri,
-            "evidence_sha256": record["evidence_sha256"],
-            "failure": record["failure"],
-        }
+        return DrillOutcome(
+            status=record["status"],
+            evidence_uri=evidence_uri,
+            report_uri=report_uri,
+            evidence_sha256=record["evidence_sha256"],
+            failure=record["failure"],
+        ).to_xcom()
 
     def _output_failed(self, name: str, err: Exception) -> str:
         self.log.error("Recording %s failed: %s: %s", name, type(err).__name__, err)
         return f"{name}: {type(err).__name__}: {err}"
 
-    def _store_evidence(self, record: dict[str, Any], key: str) -> dict[str, Any]:
-        """Link the record to the table's previous one, lock it where the bucket allows, store it and its report."""
-        s3, bucket = self.s3_client(), self.spec["evidence_bucket"]
+    def _storage(self, key: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Return where the record goes (with its Object Lock retention) and the table's previous record."""
+        s3, bucket = self.s3_client(), self.drill.evidence_bucket
         retention = Retention.from_settings(setting("EVIDENCE_RETENTION_MODE"), setting("EVIDENCE_RETENTION_DAYS"))
         locked = bucket_has_object_lock(s3, bucket)
         retain_until = retention.until(now()) if locked else None
@@ -144,34 +156,39 @@ class RecordDrillOperator(DrillStepOperator):
             "retention_mode": retention.mode if locked else None,
             "retain_until": retain_until.isoformat() if retain_until else None,
         }
-        previous = latest_evidence(s3, bucket, self.spec["table_name"], exclude_key=key)
-        record = seal_evidence(record, previous=previous, storage=storage)
-        validate_evidence(record)
-        lock = (retention.mode, retain_until) if retain_until else None
-        if not locked:
+        return storage, latest_evidence(s3, bucket, self.drill.table_name, exclude_key=key)
+
+    def _store(self, record: dict[str, Any], storage: dict[str, Any]) -> None:
+        """Store the sealed record and its report, locked until ``retain_until`` where the bucket allows."""
+        s3, bucket = self.s3_client(), storage["bucket"]
+        lock = None
+        if storage["retain_until"]:
+            lock = (storage["retention_mode"], datetime.fromisoformat(storage["retain_until"]))
+        else:
             self.log.warning("Evidence bucket %s has no Object Lock: the record is stored but not write-once", bucket)
-        put_evidence(s3, bucket, key, record, lock)
+        put_evidence(s3, bucket, storage["key"], record, lock)
         put_report(s3, bucket, storage["report_key"], render_drill_report(record), lock)
         self.log.info(
-            "Stored evidence %s (sequence %s, sha256 %s)", key, record["evidence_sequence"], record["evidence_sha256"]
+            "Stored evidence %s (sequence %s, sha256 %s)",
+            storage["key"],
+            record["evidence_sequence"],
+            record["evidence_sha256"],
         )
-        return record
 
     def _publish_metrics(self, record: dict[str, Any], evidence_uri: str, report_uri: str | None) -> None:
-        AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="cloudwatch").conn.put_metric_data(
-            Namespace=METRIC_NAMESPACE, MetricData=metric_data(record, now())
-        )
+        self.aws_client("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=metric_data(record, now()))
 
     def _notify(self, record: dict[str, Any], evidence_uri: str, report_uri: str | None) -> None:
-        topic = notification_topic(record["status"], self.spec["success_topic_arn"], self.spec["failure_topic_arn"])
+        spec = self.drill
+        topic = notification_topic(record["status"], spec.success_topic_arn, spec.failure_topic_arn)
         if not topic:
             self.log.warning("Neither SUCCESS_TOPIC_ARN nor FAILURE_TOPIC_ARN is set: nobody was notified")
             return
-        SnsHook(aws_conn_id=self.aws_conn_id).get_conn().publish(
-            TopicArn=topic,
-            Subject=notification_subject(record),
-            Message=notification_message(record, evidence_uri, report_uri),
-            MessageAttributes=notification_attributes(record),
+        SnsHook(**self._aws_kwargs(), config=self._config()).publish_to_target(
+            target_arn=topic,
+            subject=notification_subject(record),
+            message=notification_message(record, evidence_uri, report_uri),
+            message_attributes=notification_attributes(record),
         )
         self.log.info("Notified %s", topic)
 
@@ -189,11 +206,12 @@ class DrillVerdictOperator(BaseOperator):
         self.outcome = outcome
 
     def execute(self, context: Context) -> dict[str, Any]:
-        if self.outcome["status"] != "passed":
-            failure = self.outcome["failure"]
+        outcome = DrillOutcome.from_xcom(self.outcome)
+        if outcome.status != "passed":
+            failure = outcome.failure or {}
             raise AirflowFailException(
-                f"drill failed at {failure['step']}: {failure['reason']} (evidence: {self.outcome['evidence_uri']},"
-                f" report: {self.outcome.get('report_uri')})"
+                f"drill failed at {failure.get('step')}: {failure.get('reason')} (evidence: {outcome.evidence_uri},"
+                f" report: {outcome.report_uri})"
             )
-        self.log.info("Drill passed; evidence at %s", self.outcome["evidence_uri"])
-        return self.outcome
+        self.log.info("Drill passed; evidence at %s", outcome.evidence_uri)
+        return outcome.to_xcom()

@@ -6,8 +6,8 @@ import os
 
 from airflow.sdk import Variable
 
-from dr_drill.core.plan import Settings
-from dr_drill.core.scratch import DEFAULT_SCRATCH_PREFIX
+from dr_drill.core.plan.drill_plan import Settings
+from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX
 
 
 def setting(name: str) -> str | None:

@@ -1,0 +1,262 @@
+"""Writing streamed items into a scratch table with BatchWriteItem: concurrent, bounded, and retried."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dr_drill.aws.client_errors import error_code, error_message
+from dr_drill.aws.retries import DEFAULT_BACKOFF, THROTTLE_CODES, UnprocessedBackoff, retry_attempts
+from dr_drill.constants import DEFAULT_RESTORE_WORKERS
+from dr_drill.core.items.canonical import TypedItem
+from dr_drill.core.items.digest import key_hash, reported_key
+
+# A request DynamoDB refuses because of what one of its items holds: bad types or sizes, or a
+# body over the 16 MB limit (HTTP 413). Its items are then written one by one to find the culprit.
+_ITEM_REFUSED_CODES = frozenset({"ValidationException", "SerializationException", "RequestEntityTooLarge", "413"})
+REJECTED_KEYS_CAP = 20
+
+
+@dataclass
+class RestoreStats:
+    """Counts of one restore; updated from several worker threads under ``lock``.
+
+    ``retries`` counts botocore's retries of each request and the rounds of unprocessed items;
+    ``throttled_requests`` the requests DynamoDB answered with a throttling error.
+    """
+
+    items_read: int = 0
+    items_restored: int = 0
+    items_failed: int = 0
+    duplicate_keys: int = 0
+    retries: int = 0
+    throttled_requests: int = 0
+    rejected_keys: list[str] = field(default_factory=list)
+    rejection_reasons: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def counts(self) -> dict[str, Any]:
+        """The figures a restore result carries."""
+        return {
+            "items_read": self.items_read,
+            "items_restored": self.items_restored,
+            "items_failed": self.items_failed,
+            "duplicate_keys": self.duplicate_keys,
+            "retries": self.retries,
+            "throttled_requests": self.throttled_requests,
+            "rejected_keys": tuple(self.rejected_keys),
+            "rejection_reasons": dict(self.rejection_reasons),
+        }
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+
+def batches(
+    items: Iterable[TypedItem], key_names: tuple[str, ...], batch_size: int, stats: RestoreStats
+) -> Iterator[list[TypedItem]]:
+    """Group items into batches of at most ``batch_size`` distinct keys.
+
+    DynamoDB rejects a whole batch that holds one key twice; within a batch the later item
+    replaces the earlier one, as a sequence of puts would, and the duplicate is counted.
+    """
+    batch: dict[Any, TypedItem] = {}
+    for item in items:
+        stats.items_read += 1
+        key = _batch_key(item, key_names)
+        if key in batch:
+            stats.duplicate_keys += 1
+        batch[key] = item
+        if len(batch) == batch_size:
+            yield list(batch.values())
+            batch = {}
+    if batch:
+        yield list(batch.values())
+
+
+def _batch_key(item: TypedItem, key_names: tuple[str, ...]) -> Any:
+    """A hashable stand-in for the item's key, for finding duplicates: cheaper than ``key_hash``."""
+    try:
+        return tuple(tuple(item[name].items()) for name in key_names)
+    except (KeyError, TypeError, AttributeError):  # a malformed key: DynamoDB will say what is wrong
+        return key_hash(item, key_names)
+
+
+class BatchWriter:
+    """Writes batches with BatchWriteItem; botocore retries the requests, this the items left unprocessed."""
+
+    def __init__(
+        self,
+        ddb: Any,
+        table_name: str,
+        key_names: tuple[str, ...],
+        stats: RestoreStats,
+        backoff: UnprocessedBackoff = DEFAULT_BACKOFF,
+    ) -> None:
+        self.ddb = ddb
+        self.table_name = table_name
+        self.key_names = key_names
+        self.stats = stats
+        self.backoff = backoff
+
+    def _reject(self, item: TypedItem, reason: str) -> None:
+        with self.stats.lock:
+            self.stats.items_failed += 1
+            if reason in self.stats.rejection_reasons or len(self.stats.rejection_reasons) < REJECTED_KEYS_CAP:
+                self.stats.rejection_reasons[reason] = self.stats.rejection_reasons.get(reason, 0) + 1
+            if len(self.stats.rejected_keys) < REJECTED_KEYS_CAP:
+                self.stats.rejected_keys.append(reported_key(key_hash(item, self.key_names)))
+
+    def write(self, batch: list[TypedItem]) -> None:
+        """Write one batch; items DynamoDB refuses are isolated, counted and reported by hashed key."""
+        pending = [{"PutRequest": {"Item": item}} for item in batch]
+        for attempt in range(self.backoff.max_attempts):
+            if attempt:
+                self.stats.add(retries=1)
+                self.backoff.wait(attempt - 1)
+            try:
+                response = self.ddb.batch_write_item(RequestItems={self.table_name: pending})
+            except ClientError as err:
+                self.stats.add(retries=retry_attempts(err.response))
+                if error_code(err) not in _ITEM_REFUSED_CODES:
+                    raise
+                # DynamoDB's message names the rule broken, never the item's values.
+                self._isolate([request["PutRequest"]["Item"] for request in pending], error_message(err, 200))
+                return
+            unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            self.stats.add(items_restored=len(pending) - len(unprocessed), retries=retry_attempts(response))
+            pending = unprocessed
+            if not pending:
+                return
+        self.stats.add(items_failed=len(pending))
+
+    def _isolate(self, items: list[TypedItem], reason: str) -> None:
+        if len(items) == 1:
+            self._reject(items[0], reason or "refused by DynamoDB")
+            return
+        for item in items:
+            self.write([item])
+
+
+@contextmanager
+def _throttles_counted(ddb: Any, stats: RestoreStats) -> Iterator[None]:
+    """Count every throttled BatchWriteItem answer, those botocore retried included."""
+
+    def observe(response: tuple[Any, dict[str, Any]] | None = None, **_: Any) -> None:
+        parsed = response[1] if response else None
+        if parsed and parsed.get("Error", {}).get("Code") in THROTTLE_CODES:
+            stats.add(throttled_requests=1)
+
+    event = "needs-retry.dynamodb.BatchWriteItem"
+    ddb.meta.events.register(event, observe, unique_id="dr-drill-throttles")
+    try:
+        yield
+    finally:
+        ddb.meta.events.unregister(event, unique_id="dr-drill-throttles")
+
+
+class _InFlight:
+    """Batches handed to the writer threads: at most ``limit`` in flight or queued, failures raised here."""
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int, while_waiting: Callable[[], None]) -> None:
+        self.pool = pool
+        self.limit = limit
+        self.while_waiting = while_waiting
+        # One slot per batch; cheaper per batch than waiting on every future in flight.
+        self._slots = threading.BoundedSemaphore(limit)
+        self._failures: list[BaseException] = []
+
+    def submit(self, write: Callable[[list[TypedItem]], None], batch: list[TypedItem]) -> None:
+        self._take_slot()
+        self.pool.submit(write, batch).add_done_callback(self._done)
+
+    def drain(self) -> None:
+        """Return once every batch submitted is written, or raise the first failure."""
+        for _ in range(self.limit):
+            self._take_slot()
+
+    def _take_slot(self) -> None:
+        while not self._slots.acquire(timeout=1.0):
+            self.while_waiting()
+        if self._failures:
+            raise self._failures[0]
+
+    def _done(self, future: Future[None]) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if failure is not None:
+            self._failures.append(failure)
+        self._slots.release()
+
+
+@contextmanager
+def _older_objects_left_alone() -> Iterator[None]:
+    """Keep the garbage collector's full passes to what the restore itself allocates.
+
+    The restore allocates several containers per item; each full collection would otherwise
+    walk the whole worker's heap (Airflow, botocore's service models) again, about a tenth
+    of the engine's CPU per item in benchmarks/engine_cpu.py. Reference counting still frees
+    every item; if something else (an executor before forking) has frozen objects already,
+    that is left to it.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def restore_items(
+    ddb: Any,
+    table_name: str,
+    items: Iterable[TypedItem],
+    *,
+    key_names: tuple[str, ...],
+    batch_size: int,
+    workers: int = DEFAULT_RESTORE_WORKERS,
+    on_progress: Callable[[RestoreStats], None] | None = None,
+    progress_every_seconds: float = 10.0,
+    backoff: UnprocessedBackoff = DEFAULT_BACKOFF,
+) -> RestoreStats:
+    """Write ``items`` to ``table_name`` with ``workers`` concurrent BatchWriteItem calls.
+
+    At most ``2 * workers`` batches are in flight or queued, so memory stays bounded
+    whatever the backup's size. The caller must have checked that the table is scratch.
+    """
+    stats = RestoreStats()
+    writer = BatchWriter(ddb, table_name, key_names, stats, backoff)
+    last_report = time.monotonic()
+
+    def report() -> None:
+        nonlocal last_report
+        if on_progress and time.monotonic() - last_report >= progress_every_seconds:
+            last_report = time.monotonic()
+            on_progress(stats)
+
+    with (
+        _older_objects_left_alone(),
+        _throttles_counted(ddb, stats),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool,
+    ):
+        in_flight = _InFlight(pool, 2 * workers, while_waiting=report)
+        try:
+            for batch in batches(items, key_names, batch_size, stats):
+                in_flight.submit(writer.write, batch)
+                report()  # also when the reader, not the writers, is the slow side
+            in_flight.drain()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return stats

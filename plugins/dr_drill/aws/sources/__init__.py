@@ -1,0 +1,30 @@
+"""One adapter per backup source; ``adapter_class`` is the one place a drill dispatches on its source."""
+
+from __future__ import annotations
+
+from dr_drill.aws.sources.base import Clients, SourceAdapter
+from dr_drill.aws.sources.native_backup import NativeBackupSource
+from dr_drill.aws.sources.pitr import PitrSource
+from dr_drill.aws.sources.s3_export import S3ExportSource
+from dr_drill.aws.sources.s3_json import S3JsonSource
+from dr_drill.constants import BackupSource
+
+ADAPTERS: dict[BackupSource, type[SourceAdapter]] = {
+    BackupSource.S3_JSON: S3JsonSource,
+    BackupSource.S3_EXPORT: S3ExportSource,
+    BackupSource.NATIVE_BACKUP: NativeBackupSource,
+    BackupSource.PITR: PitrSource,
+}
+
+
+def adapter_class(source: BackupSource | str) -> type[SourceAdapter]:
+    """Return the adapter of ``source``."""
+    return ADAPTERS[BackupSource(source)]
+
+
+def adapter_for(source: BackupSource | str, clients: Clients, *, page_size: int | None = None) -> SourceAdapter:
+    """Return the adapter of ``source``, handed the clients it may need."""
+    return adapter_class(source)(clients, page_size=page_size)
+
+
+__all__ = ["ADAPTERS", "Clients", "SourceAdapter", "adapter_class", "adapter_for"]

@@ -1,0 +1,129 @@
+"""What a drill tells people and dashboards: the SNS message and the CloudWatch metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+METRIC_NAMESPACE = "BackupDR/Recovery"
+METRIC_NAMES = (
+    "ItemsRestored",
+    "FailedItems",
+    "RecoveryValidationRate",
+    "RecoveryTimeSeconds",
+    "BackupAgeSeconds",
+    "DrillSucceeded",
+)
+_SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
+
+
+def notification_subject(record: dict[str, Any]) -> str:
+    """Return a subject under 100 characters naming the result and the table."""
+    head = f"DR drill {record['status'].upper()}: "
+    table = record["table_name"]
+    room = _SUBJECT_LIMIT - len(head)
+    if len(table) > room:
+        table = table[: room - 3] + "..."
+    return head + table
+
+
+def _summary(record: dict[str, Any]) -> str:
+    """One sentence a person reads first: the result, the failing step and reason, RTO and RPO."""
+    objectives = record["objectives"]
+    met = {True: "met", False: "MISSED", None: "not measured"}
+    head = f"DR drill of {record['table_name']} {record['status'].upper()}"
+    if record["failure"]:
+        head += f" at step {record['failure']['step']}: {record['failure']['reason']}"
+    return (
+        f"{head}. RTO {met[objectives['rto_met']]} (target {objectives['rto_target_seconds']} s),"
+        f" RPO {met[objectives['rpo_met']]} (target {objectives['rpo_target_seconds']} s)."
+    )
+
+
+def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: str | None = None) -> str:
+    """Return the JSON body: identifiers, figures, the report link and the reason; never item contents."""
+    objectives = record["objectives"]
+    message: dict[str, Any] = {
+        "status": record["status"],
+        "table_name": record["table_name"],
+        "drill_id": record["drill_id"],
+        "run_id": record["run_id"],
+        "summary": _summary(record),
+        "evidence_uri": evidence_uri,
+        "report_uri": report_uri,
+        "evidence_sha256": record.get("evidence_sha256"),
+        "backup_location": record["backup"]["location"],
+        "items_restored": record["restore"]["items_restored"],
+        "items_restored_counted_by": record["restore"].get("items_restored_counted_by"),
+        "items_failed": record["restore"]["items_failed"],
+        "rto_seconds": objectives["rto_seconds"],
+        "rto_target_seconds": objectives["rto_target_seconds"],
+        "rto_met": objectives["rto_met"],
+        "rpo_seconds": objectives["rpo_seconds"],
+        "rpo_target_seconds": objectives["rpo_target_seconds"],
+        "rpo_met": objectives["rpo_met"],
+    }
+    if record["failure"]:
+        message["failure_step"] = record["failure"]["step"]
+        message["failure_reason"] = record["failure"]["reason"]
+    return json.dumps(message, indent=2)
+
+
+def notification_attributes(record: dict[str, Any]) -> dict[str, str]:
+    """Return SNS message attributes, so subscribers can filter on status and table.
+
+    Flat, as ``SnsHook.publish_to_target`` takes them (a string becomes a String attribute).
+    """
+    return {"status": record["status"], "table_name": record["table_name"]}
+
+
+def notification_topic(status: str, success_topic: str | None, failure_topic: str | None) -> str | None:
+    """Return the topic for ``status``; with only one topic configured, both outcomes go there."""
+    if status == "passed":
+        return success_topic or failure_topic
+    return failure_topic or success_topic
+
+
+def validation_rate(record: dict[str, Any]) -> float:
+    """Return the percentage of the backup's items proven right in the scratch table.
+
+    With a content digest, ``items_proven`` counts the items proven exact (all of them when
+    the digests match; those in matching buckets and matching entries when they differ).
+    Without one (server-side restores) only the exact count is proven, so the rate is the
+    share of the expected items the count found.
+    """
+    validation = record["validation"]
+    expected = validation["expected_items"]
+    proven = validation.get("items_proven")
+    if proven is None:
+        proven = validation["restored_items"]
+    if expected is None or proven is None:
+        return 0.0
+    if expected == 0:
+        return 100.0 if validation["restored_items"] == 0 else 0.0
+    return round(100.0 * min(proven, expected) / expected, 3)
+
+
+def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, Any]]:
+    """Return the drill's metrics, per table: the original three, then time, backup age and the verdict.
+
+    ``RecoveryTimeSeconds`` and ``BackupAgeSeconds`` are left out when not measured (a drill that
+    failed before validation has no RTO); ``DrillSucceeded`` is always sent, so that an alarm
+    treating missing data as breaching notices a drill that did not run at all.
+    """
+    dimensions = [{"Name": "TableName", "Value": record["table_name"]}]
+    objectives = record["objectives"]
+    values = (
+        ("ItemsRestored", record["restore"]["items_restored"], "Count"),
+        ("FailedItems", record["restore"]["items_failed"], "Count"),
+        ("RecoveryValidationRate", validation_rate(record), "Percent"),
+        ("RecoveryTimeSeconds", objectives["rto_seconds"], "Seconds"),
+        ("BackupAgeSeconds", objectives["rpo_seconds"], "Seconds"),
+        ("DrillSucceeded", 1 if record["status"] == "passed" else 0, "Count"),
+    )
+    return [
+        {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value, "Unit": unit}
+        for name, value, unit in values
+        if value is not None
+    ]

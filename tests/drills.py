@@ -1,0 +1,35 @@
+"""What tests build drills from: a resolved drill spec, and a source adapter on the emulator's clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dr_drill.aws.sources import Clients, SourceAdapter, adapter_for
+from dr_drill.contracts import DrillSpec
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+
+RUN = "manual__2026-11-26T00:00:00+00:00"
+STARTED = datetime(2026, 11, 26, 2, tzinfo=UTC)
+SETTINGS = Settings(backup_bucket=None, evidence_bucket="evidence", success_topic_arn=None, failure_topic_arn=None)
+
+
+def drill_spec(
+    table: str = "app-users", *, run_id: str = RUN, started_at: datetime = STARTED, **settings: Any
+) -> DrillSpec:
+    """Return the spec ``plan_drills`` resolves for ``table`` with these plan settings."""
+    [spec] = resolve_drill_specs(
+        plan={"tables": {table: settings}},
+        conf={},
+        settings=SETTINGS,
+        dag_id="dynamodb_restore_drill",
+        run_id=run_id,
+        started_at=started_at,
+    )
+    return spec
+
+
+def source_adapter(aws: Any, source: str, *, page_size: int | None = None) -> SourceAdapter:
+    """Return ``source``'s adapter on the emulator's clients."""
+    clients = Clients(s3=lambda: aws.client("s3"), dynamodb=lambda: aws.client("dynamodb"))
+    return adapter_for(source, clients, page_size=page_size)
