@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -27,7 +28,7 @@ def test_validates_exact_count_fills_a_server_side_restores_count():
     assert restore["items_per_second"] == pytest.approx(10 / 30, abs=0.05)
     assert _metrics(record)["ItemsRestored"] == 10
     assert json.loads(notification_message(record, "s3://b/k"))["items_restored_counted_by"] == "validate"
-    assert "10 (counted by the validate step&#x27;s scan)" in render_drill_report(record)
+    assert "10 (counted by the validate step's scan)" in html.unescape(render_drill_report(record))
     [check] = [check for check in record["checks"] if check["name"] == "restore_complete"]
     assert check["result"] == "passed" and "counted by validate" in check["detail"]
 

@@ -1,14 +1,34 @@
-"""Small inline SVG charts for the reports: no plotting library, no script, nothing fetched."""
+"""Small inline SVG charts for the reports: no plotting library, no script, nothing fetched.
+
+The scales, ticks and labels are worked out here; the markup is in ``templates/*.svg.j2``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
+from typing import Any
+
+from dr_drill.core.report.rendering import TEMPLATES
 
 WIDTH, HEIGHT = 680, 230
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 30, 40
+_PLOT_BOTTOM, _PLOT_HEIGHT = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
 PASS_COLOUR, FAIL_COLOUR, LINE_COLOUR, TARGET_COLOUR = "#1a7f37", "#cf222e", "#0969da", "#bc4c00"
+
+# Positions every chart shares, in SVG user units.
+_CANVAS = {
+    "width": WIDTH,
+    "height": HEIGHT,
+    "left": _LEFT,
+    "right": WIDTH - _RIGHT,
+    "top": _TOP,
+    "bottom": _PLOT_BOTTOM,
+    "middle": f"{_TOP + _PLOT_HEIGHT / 2:.1f}",
+    "value_x": _LEFT - 6,
+    "date_y": _PLOT_BOTTOM + 16,
+}
 
 
 @dataclass(frozen=True)
@@ -20,40 +40,85 @@ class Point:
     passed: bool
 
 
+@dataclass(frozen=True)
+class _Gridline:
+    """A horizontal gridline at ``y`` and the value it marks, written at ``label_y``."""
+
+    y: str
+    label_y: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """A date under the x axis."""
+
+    x: str
+    anchor: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The target: a dashed line at ``y``, labelled at ``label_y``."""
+
+    y: str
+    label_y: str
+    label: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """One drill: a dot where it was measured, a cross on the x axis where not; ``x, y`` is where the mark starts."""
+
+    measured: bool
+    x: str
+    y: str | int
+    colour: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """One day's bar of the pass-rate chart."""
+
+    x: str
+    y: str
+    width: str
+    height: str
+    colour: str
+    label: str
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _x_scale(start: datetime, end: datetime):
+def _x_scale(start: datetime, end: datetime) -> Callable[[datetime], float]:
     span = max((end - start).total_seconds(), 1.0)
     inner = WIDTH - _LEFT - _RIGHT
     return lambda at: _LEFT + inner * (at - start).total_seconds() / span
 
 
-def _frame(title: str, y_label: str, y_max: float, start: datetime, end: datetime, y_min: float = 0.0) -> list[str]:
-    bottom, inner_h = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
-    parts = [
-        f'<text x="{_LEFT}" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
-        f'<text x="12" y="{_TOP + inner_h / 2:.1f}" font-size="11" transform="rotate(-90 12 {_TOP + inner_h / 2:.1f})"'
-        f' text-anchor="middle">{escape(y_label)}</text>',
-        f'<line x1="{_LEFT}" y1="{bottom}" x2="{WIDTH - _RIGHT}" y2="{bottom}" stroke="#888"/>',
-        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{bottom}" stroke="#888"/>',
-    ]
+def _frame(
+    title: str, y_label: str, y_max: float, start: datetime, end: datetime, y_min: float = 0.0
+) -> dict[str, Any]:
+    """Return what every chart draws: its title, the axes, five gridlines with their values, and dates."""
+    gridlines = []
     for step in range(5):
         value = y_min + (y_max - y_min) * step / 4
-        y = bottom - inner_h * step / 4
-        parts.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{_fmt(value)}</text>')
+        y = _PLOT_BOTTOM - _PLOT_HEIGHT * step / 4
+        gridlines.append(_Gridline(f"{y:.1f}", f"{y + 4:.1f}", _fmt(value)))
     x_of = _x_scale(start, end)
     days = max((end - start).days, 1)
-    ticks = min(days, 6)
-    for step in range(ticks + 1):
-        at = start + timedelta(seconds=(end - start).total_seconds() * step / ticks)
-        anchor = "start" if step == 0 else "end" if step == ticks else "middle"
-        parts.append(
-            f'<text x="{x_of(at):.1f}" y="{bottom + 16}" font-size="10" text-anchor="{anchor}">{at:%Y-%m-%d}</text>'
-        )
-    return parts
+    count = min(days, 6)
+    ticks = []
+    for step in range(count + 1):
+        at = start + timedelta(seconds=(end - start).total_seconds() * step / count)
+        anchor = "start" if step == 0 else "end" if step == count else "middle"
+        ticks.append(_Tick(f"{x_of(at):.1f}", anchor, f"{at:%Y-%m-%d}"))
+    return {"canvas": _CANVAS, "title": title, "y_label": y_label, "gridlines": gridlines, "ticks": ticks}
 
 
 def time_series(
@@ -63,62 +128,50 @@ def time_series(
     measured = [p.value for p in points if p.value is not None]
     y_max = max([*measured, target or 0.0, 1.0]) * 1.15
     y_min = min([*measured, 0.0]) * 1.15  # below zero only for a backup stamped after the drill started
-    bottom, inner_h = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
     x_of = _x_scale(start, end)
 
     def y_of(value: float) -> float:
-        return bottom - inner_h * (value - y_min) / (y_max - y_min)
+        return _PLOT_BOTTOM - _PLOT_HEIGHT * (value - y_min) / (y_max - y_min)
 
-    parts = _frame(title, y_label, y_max, start, end, y_min)
+    target_line = None
     if target is not None:
         y = y_of(target)
-        parts.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}" stroke="{TARGET_COLOUR}"'
-            ' stroke-dasharray="6 4" stroke-width="1.5"/>'
-        )
-        parts.append(
-            f'<text x="{WIDTH - _RIGHT}" y="{y - 4:.1f}" font-size="10" text-anchor="end"'
-            f' fill="{TARGET_COLOUR}">target {_fmt(target)}</text>'
-        )
+        target_line = _Target(f"{y:.1f}", f"{y - 4:.1f}", f"target {_fmt(target)}", TARGET_COLOUR)
     line = " ".join(f"{x_of(p.at):.1f},{y_of(p.value):.1f}" for p in points if p.value is not None)
-    if line:
-        parts.append(f'<polyline points="{line}" fill="none" stroke="{LINE_COLOUR}" stroke-width="1.5"/>')
+    marks = []
     for p in points:
-        x = x_of(p.at)
-        colour = PASS_COLOUR if p.passed else FAIL_COLOUR
-        label = escape(f"{p.at:%Y-%m-%d %H:%M} " + ("not measured" if p.value is None else _fmt(p.value)))
+        label = f"{p.at:%Y-%m-%d %H:%M} " + ("not measured" if p.value is None else _fmt(p.value))
         if p.value is None:
-            parts.append(
-                f'<path d="M{x - 4:.1f},{bottom - 4} l8,-8 m0,8 l-8,-8" stroke="{FAIL_COLOUR}" stroke-width="2">'
-                f"<title>{label}</title></path>"
-            )
+            marks.append(_Mark(False, f"{x_of(p.at) - 4:.1f}", _PLOT_BOTTOM - 4, FAIL_COLOUR, label))
         else:
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y_of(p.value):.1f}" r="3.5" fill="{colour}"><title>{label}</title></circle>'
-            )
-    return _svg(title, parts)
+            colour = PASS_COLOUR if p.passed else FAIL_COLOUR
+            marks.append(_Mark(True, f"{x_of(p.at):.1f}", f"{y_of(p.value):.1f}", colour, label))
+    return TEMPLATES.get_template("time_series.svg.j2").render(
+        **_frame(title, y_label, y_max, start, end, y_min),
+        target=target_line,
+        line=line,
+        line_colour=LINE_COLOUR,
+        marks=marks,
+    )
 
 
 def daily_pass_rate(title: str, days: list[tuple[datetime, int, int]], start: datetime, end: datetime) -> str:
     """Return an SVG bar per day: the share of drills that passed (bars of days with a failure are red)."""
-    bottom, inner_h = HEIGHT - _BOTTOM, HEIGHT - _TOP - _BOTTOM
     x_of = _x_scale(start, end)
     width = max(2.0, min(24.0, (WIDTH - _LEFT - _RIGHT) / max((end - start).days + 1, 1) * 0.7))
-    parts = _frame(title, "% passed", 100.0, start, end)
+    bars = []
     for day, passed, total in days:
-        rate = 100.0 * passed / total
-        height = inner_h * rate / 100.0
-        colour = PASS_COLOUR if passed == total else FAIL_COLOUR
-        label = escape(f"{day:%Y-%m-%d}: {passed} of {total} passed")
-        parts.append(
-            f'<rect x="{x_of(day) - width / 2:.1f}" y="{bottom - max(height, 1.5):.1f}" width="{width:.1f}"'
-            f' height="{max(height, 1.5):.1f}" fill="{colour}"><title>{label}</title></rect>'
+        height = max(_PLOT_HEIGHT * (100.0 * passed / total) / 100.0, 1.5)
+        bars.append(
+            _Bar(
+                x=f"{x_of(day) - width / 2:.1f}",
+                y=f"{_PLOT_BOTTOM - height:.1f}",
+                width=f"{width:.1f}",
+                height=f"{height:.1f}",
+                colour=PASS_COLOUR if passed == total else FAIL_COLOUR,
+                label=f"{day:%Y-%m-%d}: {passed} of {total} passed",
+            )
         )
-    return _svg(title, parts)
-
-
-def _svg(title: str, parts: list[str]) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}"'
-        f' role="img" aria-label="{escape(title)}" font-family="sans-serif">' + "".join(parts) + "</svg>"
+    return TEMPLATES.get_template("daily_pass_rate.svg.j2").render(
+        **_frame(title, "% passed", 100.0, start, end), bars=bars
     )

@@ -1,32 +1,57 @@
 """The HTML a person reads: one report per drill, and the evidence pack over many drills.
 
-Pages are self-contained (inline CSS and SVG, no script, nothing fetched), every value is
-HTML-escaped, and they show only what the evidence record holds: never item contents.
+Pages are self-contained (inline CSS and SVG, no script, nothing fetched) and show only what the
+evidence record holds, never item contents. The values are shaped here; the markup is in the
+templates (``templates/*.html.j2``), which escape every value they are given.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from html import escape
 from typing import Any
 
 from dr_drill.core.report.charts import Point, daily_pass_rate, time_series
+from dr_drill.core.report.rendering import TEMPLATES
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:980px;color:#1f2328;
-padding:0 16px;line-height:1.4}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;width:100%;font-size:13px} th,td{text-align:left;padding:4px 8px;
-border-bottom:1px solid #eaeef2;vertical-align:top} th{background:#f6f8fa;font-weight:600}
-.badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px}
-.passed,.ok{background:#1a7f37} .failed,.broken{background:#cf222e} .not_run{background:#6e7781}
-.fail-box{border:2px solid #cf222e;background:#ffebe9;padding:8px 12px;margin:12px 0;border-radius:6px}
-.warn-box{border:2px solid #bc4c00;background:#fff8c5;padding:8px 12px;margin:12px 0;border-radius:6px}
-code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
-.muted{color:#656d76;font-size:12px} .chart{margin:8px 0}
-"""
 _MET = {True: "met", False: "MISSED", None: "not measured"}
+
+
+@dataclass(frozen=True)
+class _Badge:
+    """A coloured label: ``kind`` is its CSS class (passed, failed, not_run, ok, broken)."""
+
+    kind: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One line of a two-column table; ``mono`` for hashes, keys and locations."""
+
+    name: str
+    value: str
+    mono: bool = False
+
+
+@dataclass(frozen=True)
+class _Objective:
+    """RTO or RPO: what was measured against its target."""
+
+    name: str
+    measured: str
+    target: str
+    badge: _Badge
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One check of the record and what it found."""
+
+    name: str
+    badge: _Badge
+    detail: str
 
 
 def _text(value: Any) -> str:
@@ -34,39 +59,28 @@ def _text(value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return escape(str(value))
+    return str(value)
 
 
-def _badge(result: str, label: str | None = None) -> str:
-    return f'<span class="badge {escape(result)}">{escape(label or result.upper())}</span>'
+def _badge(result: str, label: str | None = None) -> _Badge:
+    return _Badge(result, label or result.upper())
 
 
-def _rows(pairs: list[tuple[str, Any]], mono: tuple[str, ...] = ()) -> str:
-    cells = []
-    for name, value in pairs:
-        shown = f'<span class="mono">{_text(value)}</span>' if name in mono else _text(value)
-        cells.append(f"<tr><th>{escape(name)}</th><td>{shown}</td></tr>")
-    return "<table>" + "".join(cells) + "</table>"
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
-    )
+def _rows(pairs: list[tuple[str, Any]], mono: tuple[str, ...] = ()) -> list[_Row]:
+    return [_Row(name, _text(value), name in mono) for name, value in pairs]
 
 
 def _seconds(value: float | None) -> str:
     return "not measured" if value is None else f"{value:,.1f} s"
 
 
-def _items_restored(restore: dict[str, Any]) -> Any:
+def _items_restored(restore: dict[str, Any]) -> _Row:
     if restore["items_restored"] is None:
-        return "not counted"
+        return _Row("items restored", "not counted")
+    count = _text(restore["items_restored"])
     if restore.get("items_restored_counted_by") == "validate":
-        return f"{restore['items_restored']} (counted by the validate step's scan)"
-    return restore["items_restored"]
+        count += " (counted by the validate step's scan)"
+    return _Row("items restored", count)
 
 
 def _restore_how(restore: dict[str, Any]) -> str | None:
@@ -80,7 +94,7 @@ def _restore_how(restore: dict[str, Any]) -> str | None:
     return ", ".join(how)
 
 
-def _objectives(record: dict[str, Any]) -> str:
+def _objectives(record: dict[str, Any]) -> list[_Objective]:
     o = record["objectives"]
     rows = []
     for name, measured, target, met in (
@@ -88,20 +102,15 @@ def _objectives(record: dict[str, Any]) -> str:
         ("RPO (backup age)", o["rpo_seconds"], o["rpo_target_seconds"], o["rpo_met"]),
     ):
         result = {True: "passed", False: "failed", None: "not_run"}[met]
-        rows.append(
-            f"<tr><th>{name}</th><td>{escape(_seconds(measured))}</td><td>target {target:,} s</td>"
-            f"<td>{_badge(result, _MET[met])}</td></tr>"
-        )
-    return "<table>" + "".join(rows) + "</table>"
+        rows.append(_Objective(name, _seconds(measured), f"target {target:,} s", _badge(result, _MET[met])))
+    return rows
 
 
-def _checks_table(record: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><td>{escape(c['name'])}</td><td>{_badge(c['result'], c['result'].replace('_', ' '))}</td>"
-        f"<td>{escape(c['detail'])}</td></tr>"
+def _checks(record: dict[str, Any]) -> list[_Check]:
+    return [
+        _Check(c["name"], _badge(c["result"], c["result"].replace("_", " ")), c["detail"])
         for c in record.get("checks", ())
-    )
-    return f"<table><tr><th>check</th><th>result</th><th>detail</th></tr>{rows}</table>"
+    ]
 
 
 def _storage_rows(record: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -119,29 +128,19 @@ def _storage_rows(record: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def render_drill_report(record: dict[str, Any]) -> str:
     """Return the HTML report of one drill, rendered from its evidence record."""
-    table, status = record["table_name"], record["status"]
     run, timeline, backup = record.get("run", {}), record.get("timeline", {}), record["backup"]
-    failure = record["failure"]
-    parts = [
-        f"<h1>DR drill report: {escape(table)} {_badge(status)}</h1>",
-        f'<p class="muted">drill {escape(record["drill_id"])} · recorded {escape(record["generated_at"])}</p>',
-    ]
-    if failure:
-        parts.append(
-            f'<div class="fail-box"><strong>Failed at step {escape(failure["step"])}:</strong> '
-            f"{escape(failure['reason'])}</div>"
-        )
-    if record.get("storage") and not record["storage"]["object_lock"]:
-        parts.append(
-            '<div class="warn-box">The evidence bucket has no S3 Object Lock: this record is not write-once.</div>'
-        )
-    parts += [
-        "<h2>Recovery objectives</h2>",
-        _objectives(record),
-        "<h2>Checks</h2>",
-        _checks_table(record),
-        "<h2>Backup</h2>",
-        _rows(
+    storage = record.get("storage")
+    return TEMPLATES.get_template("drill_report.html.j2").render(
+        table_name=record["table_name"],
+        status=record["status"],
+        status_badge=_badge(record["status"]),
+        drill_id=record["drill_id"],
+        generated_at=record["generated_at"],
+        failure=record["failure"],
+        unlocked=bool(storage) and not storage["object_lock"],
+        objectives=_objectives(record),
+        checks=_checks(record),
+        backup=_rows(
             [
                 ("source", backup["source"]),
                 ("location", backup["location"]),
@@ -152,20 +151,24 @@ def render_drill_report(record: dict[str, Any]) -> str:
             ],
             mono=("location", "etag", "key"),
         ),
-        "<h2>Scratch table and timeline</h2>",
-        _rows(
-            [
-                ("scratch table", record["scratch_table"]["name"]),
-                ("deleted", record["scratch_table"]["deleted"]),
-                *[(name.replace("_", " "), value) for name, value in timeline.items()],
-                ("restored by", _restore_how(record["restore"])),
-                ("items restored", _items_restored(record["restore"])),
-                ("items rejected", record["restore"]["items_failed"]),
-                ("items counted in scratch table", record["validation"]["restored_items"]),
-            ]
-        ),
-        "<h2>Who and what ran it</h2>",
-        _rows(
+        scratch=[
+            *_rows(
+                [
+                    ("scratch table", record["scratch_table"]["name"]),
+                    ("deleted", record["scratch_table"]["deleted"]),
+                    *[(name.replace("_", " "), value) for name, value in timeline.items()],
+                    ("restored by", _restore_how(record["restore"])),
+                ]
+            ),
+            _items_restored(record["restore"]),
+            *_rows(
+                [
+                    ("items rejected", record["restore"]["items_failed"]),
+                    ("items counted in scratch table", record["validation"]["restored_items"]),
+                ]
+            ),
+        ],
+        run=_rows(
             [
                 ("dag_id", record["dag_id"]),
                 ("run_id", record["run_id"]),
@@ -175,14 +178,9 @@ def render_drill_report(record: dict[str, Any]) -> str:
                 *sorted((record.get("software") or {}).items()),
             ]
         ),
-        "<h2>Drill plan entry used</h2>",
-        _rows([*sorted((record.get("plan_entry") or {}).items()), ("sha256", record.get("plan_entry_sha256"))]),
-        "<h2>Evidence integrity</h2>",
-        _rows(_storage_rows(record), mono=("evidence_sha256", "previous_evidence_sha256", "stored at")),
-        '<p class="muted">Rendered from the JSON evidence record stored beside this page; the record is'
-        " authoritative. No item contents are shown.</p>",
-    ]
-    return _page(f"DR drill {status}: {table}", "".join(parts))
+        plan=_rows([*sorted((record.get("plan_entry") or {}).items()), ("sha256", record.get("plan_entry_sha256"))]),
+        integrity=_rows(_storage_rows(record), mono=("evidence_sha256", "previous_evidence_sha256", "stored at")),
+    )
 
 
 # The evidence pack ------------------------------------------------------------------------------
@@ -261,15 +259,49 @@ def build_pack(
     }
 
 
-def _chain_cell(chain: dict[str, Any] | None) -> str:
+@dataclass(frozen=True)
+class _Chain:
+    """A table's evidence chain: intact (``records_checked``), broken (where and why), or not verified."""
+
+    badge: _Badge
+    records_checked: int | None = None
+    break_key: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class _PackDrill:
+    """One drill's line in its table's section of the pack."""
+
+    started_at: str
+    badge: _Badge
+    rto: str
+    rpo: str
+    failure: str
+    evidence_key: str
+
+
+@dataclass(frozen=True)
+class _PackTable:
+    """One table in the pack: its line in the summary and its section with two charts."""
+
+    name: str
+    drill_count: int
+    passed: int
+    pass_rate: str
+    pass_rate_sentence: str
+    chain: _Chain
+    rto_svg: str
+    rpo_svg: str
+    drills: list[_PackDrill]
+
+
+def _chain(chain: dict[str, Any] | None) -> _Chain:
     if not chain:
-        return _badge("not_run", "not verified")
+        return _Chain(_badge("not_run", "not verified"))
     if chain["intact"]:
-        return f"{_badge('ok', 'intact')} {chain['records_checked']} records"
-    return (
-        f'{_badge("broken", chain["break_kind"].upper())} at <span class="mono">{escape(chain["break_key"])}</span>:'
-        f" {escape(chain['detail'])}"
-    )
+        return _Chain(_badge("ok", "intact"), records_checked=chain["records_checked"])
+    return _Chain(_badge("broken", chain["break_kind"].upper()), break_key=chain["break_key"], detail=chain["detail"])
 
 
 def _daily(tables: list[dict[str, Any]]) -> list[tuple[datetime, int, int]]:
@@ -282,29 +314,33 @@ def _daily(tables: list[dict[str, Any]]) -> list[tuple[datetime, int, int]]:
     return [(datetime.combine(day, time(12), UTC), p, t) for day, (p, t) in sorted(counts.items())]
 
 
-def _table_section(table: dict[str, Any], start: datetime, end: datetime) -> str:
-    name, drills = table["table_name"], table["drills"]
+def _pack_drill(d: dict[str, Any]) -> _PackDrill:
+    return _PackDrill(
+        started_at=d["started_at"],
+        badge=_badge(d["status"]),
+        rto=f"{_seconds(d['rto_seconds'])} / {d['rto_target_seconds']:,} s ({_MET[d['rto_met']]})",
+        rpo=f"{_seconds(d['rpo_seconds'])} / {d['rpo_target_seconds']:,} s ({_MET[d['rpo_met']]})",
+        failure=d["failure_step"] + ": " + d["failure_reason"] if d["failure_step"] else "",
+        evidence_key=_text(d["evidence_key"]),
+    )
+
+
+def _pack_table(table: dict[str, Any], start: datetime, end: datetime) -> _PackTable:
+    name, drills, rate = table["table_name"], table["drills"], table["pass_rate_percent"]
     rto = [Point(datetime.fromisoformat(d["started_at"]), d["rto_seconds"], d["status"] == "passed") for d in drills]
     rpo = [Point(datetime.fromisoformat(d["started_at"]), d["rpo_seconds"], d["status"] == "passed") for d in drills]
     rto_target = drills[-1]["rto_target_seconds"] if drills else None
     rpo_target = drills[-1]["rpo_target_seconds"] if drills else None
-    rows = "".join(
-        f"<tr><td>{escape(d['started_at'])}</td><td>{_badge(d['status'])}</td>"
-        f"<td>{escape(_seconds(d['rto_seconds']))} / {d['rto_target_seconds']:,} s ({_MET[d['rto_met']]})</td>"
-        f"<td>{escape(_seconds(d['rpo_seconds']))} / {d['rpo_target_seconds']:,} s ({_MET[d['rpo_met']]})</td>"
-        f"<td>{escape(d['failure_step'] + ': ' + d['failure_reason']) if d['failure_step'] else ''}</td>"
-        f'<td class="mono">{_text(d["evidence_key"])}</td></tr>'
-        for d in drills
-    )
-    return (
-        f"<h2>{escape(name)}</h2>"
-        f"<p>{table['passed']} of {table['drill_count']} drills passed"
-        f" ({'n/a' if table['pass_rate_percent'] is None else str(table['pass_rate_percent']) + ' %'})."
-        f" Evidence chain: {_chain_cell(table['chain'])}</p>"
-        f'<div class="chart">{time_series(f"RTO of {name}", "seconds", rto, rto_target, start, end)}</div>'
-        f'<div class="chart">{time_series(f"RPO of {name}", "seconds", rpo, rpo_target, start, end)}</div>'
-        "<table><tr><th>started</th><th>result</th><th>RTO / target</th><th>RPO / target</th>"
-        f"<th>failure</th><th>evidence record</th></tr>{rows}</table>"
+    return _PackTable(
+        name=name,
+        drill_count=table["drill_count"],
+        passed=table["passed"],
+        pass_rate=_text(rate),
+        pass_rate_sentence="n/a" if rate is None else f"{rate} %",
+        chain=_chain(table["chain"]),
+        rto_svg=time_series(f"RTO of {name}", "seconds", rto, rto_target, start, end),
+        rpo_svg=time_series(f"RPO of {name}", "seconds", rpo, rpo_target, start, end),
+        drills=[_pack_drill(d) for d in drills],
     )
 
 
@@ -312,21 +348,15 @@ def render_pack(pack: dict[str, Any]) -> str:
     """Return the evidence pack as one self-contained HTML page."""
     start = datetime.combine(date.fromisoformat(pack["date_from"]), time(0), UTC)
     end = datetime.combine(date.fromisoformat(pack["date_to"]), time(0), UTC) + timedelta(days=1)
-    summary = "".join(
-        f"<tr><td>{escape(t['table_name'])}</td><td>{t['drill_count']}</td><td>{t['passed']}</td>"
-        f"<td>{_text(t['pass_rate_percent'])}</td><td>{_chain_cell(t['chain'])}</td></tr>"
-        for t in pack["tables"]
+    intact = pack["chains_intact"]
+    return TEMPLATES.get_template("evidence_pack.html.j2").render(
+        date_from=pack["date_from"],
+        date_to=pack["date_to"],
+        generated_at=pack["generated_at"],
+        drill_count=pack["drill_count"],
+        passed=pack["passed"],
+        pass_rate=_text(pack["pass_rate_percent"]),
+        chains_badge=_badge("ok", "all chains intact") if intact else _badge("broken", "CHAIN BROKEN"),
+        daily_svg=daily_pass_rate("Drills passed per day, all tables", _daily(pack["tables"]), start, end),
+        tables=[_pack_table(t, start, end) for t in pack["tables"]],
     )
-    chains = _badge("ok", "all chains intact") if pack["chains_intact"] else _badge("broken", "CHAIN BROKEN")
-    body = (
-        f"<h1>DR drill evidence pack {pack['date_from']} to {pack['date_to']}</h1>"
-        f'<p class="muted">generated {escape(pack["generated_at"])} · {pack["drill_count"]} drills,'
-        f" {pack['passed']} passed ({_text(pack['pass_rate_percent'])} %) · {chains}</p>"
-        "<h2>Summary</h2><table><tr><th>table</th><th>drills</th><th>passed</th><th>pass rate %</th>"
-        f"<th>evidence chain</th></tr>{summary}</table>"
-        f'<div class="chart">{daily_pass_rate("Drills passed per day, all tables", _daily(pack["tables"]), start, end)}'
-        "</div>" + "".join(_table_section(t, start, end) for t in pack["tables"]) + '<p class="muted">Each row comes'
-        " from an evidence record in S3 (JSON, hash-chained per table); this page and its JSON twin are derived"
-        " from them. No item contents are shown.</p>"
-    )
-    return _page(f"DR drill evidence pack {pack['date_from']} to {pack['date_to']}", body)
