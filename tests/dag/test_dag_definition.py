@@ -53,6 +53,13 @@ def test_the_restore_fans_out_to_fixed_tasks_that_one_task_combines(dag):
     assert dag.params["restore_tasks"] is None
 
 
+def test_the_sweep_runs_first_and_can_never_block_or_decide_the_drills(dag):
+    assert [task.task_id for task in dag.roots] == ["sweep_scratch_tables"]
+    assert dag.get_task("plan_drills").trigger_rule == "all_done"
+    assert [task.task_id for task in dag.leaves] == ["drill.verdict"]
+    assert dag.params["sweep_max_age_hours"] == 24
+
+
 def test_params_show_the_original_keys_in_the_trigger_form(dag):
     assert {"table_name", "backup_bucket", "backup_file", "batch_size"} <= set(dag.params)
     assert dag.params["batch_size"] == 25

@@ -1,0 +1,117 @@
+"""Whole-DAG evidence: locked, chained, complete records, their HTML reports, metrics and SNS."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from airflow.sdk import DagRunState
+
+from demo.run_demo import BACKUP_BUCKET
+from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
+from dr_drill.core.evidence.notification import METRIC_NAMES
+from dr_drill.core.evidence.record import validate_evidence
+from dr_drill.evidence import main as evidence_cli
+from tests.dag.conftest import TABLE
+
+pytestmark = pytest.mark.slow
+LOCKED_BUCKET = "dr-drill-locked-evidence"
+
+
+def _stored(aws, bucket: str) -> dict[str, bytes]:
+    s3 = aws.client("s3")
+    return {
+        entry["Key"]: s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for entry in page.get("Contents", ())
+    }
+
+
+def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, account, monkeypatch, capsys):
+    aws.client("s3").create_bucket(Bucket=LOCKED_BUCKET, ObjectLockEnabledForBucket=True)
+    monkeypatch.setenv("EVIDENCE_BUCKET", LOCKED_BUCKET)
+    monkeypatch.setenv("EVIDENCE_RETENTION_DAYS", "30")
+
+    assert dag.test().state == DagRunState.SUCCESS
+    assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.SUCCESS
+
+    stored = _stored(aws, LOCKED_BUCKET)
+    keys = sorted(key for key in stored if key.endswith(".json"))
+    assert len(keys) == 2 and {key[:-5] + ".html" for key in keys} <= set(stored)
+    first, second = (json.loads(stored[key]) for key in keys)
+    for record in (first, second):
+        validate_evidence(record)
+        assert record["storage"]["object_lock"] is True and record["storage"]["retention_mode"] == "COMPLIANCE"
+        retain_until = datetime.fromisoformat(record["storage"]["retain_until"])
+        assert timedelta(days=29) < retain_until - datetime.now(UTC) <= timedelta(days=30)
+        head = aws.client("s3").head_object(Bucket=LOCKED_BUCKET, Key=record["storage"]["key"])
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert first["previous_evidence_sha256"] is None and first["evidence_sequence"] == 1
+    assert second["previous_evidence_sha256"] == first["evidence_sha256"] and second["evidence_sequence"] == 2
+
+    # Who and what ran it, and the scratch table's life.
+    assert second["run"] == {"try_number": 1, "run_type": "manual", "triggering_user": "dag_test"}
+    assert second["software"]["apache-airflow"].startswith("3.")
+    assert second["plan_entry"]["table_name"] == TABLE and len(second["plan_entry_sha256"]) == 64
+    assert second["backup_identity"]["bucket"] == BACKUP_BUCKET and second["backup_identity"]["etag"]
+    timeline = second["timeline"]
+    # RTO counts from the start of the scratch table's creation, so the restore "starts" before it exists.
+    assert timeline["restore_started_at"] <= timeline["scratch_created_at"] <= timeline["validation_finished_at"]
+    assert timeline["validation_finished_at"] <= timeline["scratch_deleted_at"]
+    assert {c["result"] for c in second["checks"]} == {"passed"}
+
+    report = stored[keys[1][:-5] + ".html"].decode()
+    assert TABLE in report and second["evidence_sha256"] in report and "COMPLIANCE" in report
+
+    metrics = aws.client("cloudwatch").list_metrics(Namespace="BackupDR/Recovery")["Metrics"]
+    assert {m["MetricName"] for m in metrics} == set(METRIC_NAMES)
+    assert all(m["Dimensions"] == [{"Name": "TableName", "Value": TABLE}] for m in metrics)
+
+    envelopes = receive_notifications(aws.client("sqs"), account.queue_url)
+    bodies = sorted((json.loads(e["Message"]) for e in envelopes), key=lambda body: body["drill_id"])
+    assert [b["report_uri"] for b in bodies] == [f"s3://{LOCKED_BUCKET}/{key[:-5]}.html" for key in keys]
+    assert bodies[1]["rto_met"] is True and bodies[1]["rpo_met"] is True
+
+    assert (
+        evidence_cli(["verify-chain", "--table", TABLE, "--bucket", LOCKED_BUCKET, "--endpoint-url", aws.endpoint_url])
+        == 0
+    )
+    assert "chain intact, 2 records" in capsys.readouterr().out
+
+
+def test_a_failed_drill_without_object_lock_says_so_and_names_step_and_reason(dag, aws, account, monkeypatch):
+    monkeypatch.delenv("SUCCESS_TOPIC_ARN")  # only one topic: the failure still arrives there
+    taken_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    document = json_backup_document(TABLE, sample_items(TABLE, 20), taken_at)
+    document["item_count"] = 21
+    put_json_backup(aws.client("s3"), BACKUP_BUCKET, document, taken_at)
+
+    assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.FAILED
+
+    stored = _stored(aws, "dr-drill-demo-evidence")
+    [key] = [key for key in stored if key.endswith(".json")]
+    record = json.loads(stored[key])
+    validate_evidence(record)
+    assert record["storage"]["object_lock"] is False and record["storage"]["retain_until"] is None
+    assert record["failure"]["step"] == "verify"
+    checks = {c["name"]: c["result"] for c in record["checks"]}
+    assert checks["backup_checksum"] == "failed" and checks["restore_complete"] == "not_run"
+    assert "not write-once" in stored[key[:-5] + ".html"].decode()
+
+    [envelope] = receive_notifications(aws.client("sqs"), account.queue_url)
+    assert envelope["TopicArn"] == account.failure_topic_arn
+    body = json.loads(envelope["Message"])
+    assert body["failure_step"] == "verify" and body["failure_reason"] == record["failure"]["reason"]
+    assert f"FAILED at step verify: {record['failure']['reason']}" in body["summary"]
+    assert body["report_uri"].endswith(".html")
+    metrics = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="BackupDR/Recovery",
+        MetricName="DrillSucceeded",
+        Dimensions=[{"Name": "TableName", "Value": TABLE}],
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert [point["Maximum"] for point in metrics] == [0.0]

@@ -1,0 +1,89 @@
+"""Whole-DAG split restores: a large s3_export restored by several restore tasks that combine into one result."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from airflow.sdk import DagRunState
+
+from demo.run_demo import BACKUP_BUCKET
+from demo.sample_data import sample_items
+from demo.sample_exports import put_export, typed_items
+from dr_drill.core.report.html import render_drill_report
+from tests.dag.conftest import TABLE
+from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
+
+pytestmark = pytest.mark.slow
+PREFIX = "exports/app-users"
+CONF = {"table_name": TABLE, "backup_source": "s3_export", "export_prefix": PREFIX, "restore_tasks": 3}
+
+
+def _states(run) -> dict[str, str]:
+    return {
+        ti.task_id.removeprefix("drill."): ti.state
+        for ti in run.get_task_instances()
+        if ti.task_id.startswith("drill.restore")
+    }
+
+
+def _put_export(aws, items):
+    # Three data files with items and one empty: 4 files dealt to 3 tasks.
+    now = datetime.now(UTC).replace(microsecond=0)
+    return put_export(aws.client("s3"), BACKUP_BUCKET, PREFIX, TABLE, items, now - timedelta(hours=1))
+
+
+def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(dag, aws, account):
+    export = _put_export(aws, typed_items(sample_items(TABLE, 300)))
+    assert len(export.data_keys) == 4
+    before = source_and_backups(aws, TABLE)
+
+    run = dag.test(run_conf=CONF)
+
+    assert run.state == DagRunState.SUCCESS
+    assert _states(run) == {
+        "restore_part_1": "success",
+        "restore_part_2": "success",
+        "restore_part_3": "success",
+        "restore_part_4": "skipped",  # nothing left to deal out
+        "restore": "success",
+    }
+    [record] = evidence_records(aws)
+    assert record["status"] == "passed"
+    restore = record["restore"]
+    assert restore["tasks"] == 3 and restore["workers"] == 3 * 16
+    assert restore["items_restored"] == 300 and restore["items_failed"] == 0
+    assert "batch_write, split over 3 tasks, 48 concurrent writers" in render_drill_report(record)
+    # The content proof compares the digest merged from the three tasks with the restored table's.
+    validation = record["validation"]
+    assert validation["digest_match"] is True and validation["restored_items"] == 300
+    assert scratch_tables(aws) == []
+    assert source_and_backups(aws, TABLE) == before
+
+
+def test_a_failing_share_fails_the_drill_naming_its_task_and_the_others_still_restore(dag, aws, account):
+    items = typed_items(sample_items(TABLE, 300))
+    items[1]["user_id"] = {"N": "1"}  # the wrong key type: DynamoDB refuses it; item 1 is in the 2nd file
+    _put_export(aws, items)
+    before = source_and_backups(aws, TABLE)
+
+    run = dag.test(run_conf=CONF)
+
+    assert run.state == DagRunState.FAILED
+    states = _states(run)
+    assert states["restore_part_2"] == "failed" and states["restore"] == "failed"
+    assert states["restore_part_1"] == states["restore_part_3"] == "success"
+    [record] = evidence_records(aws)
+    failure = record["failure"]
+    assert failure["step"] == "restore"
+    assert failure["reason"].startswith("drill.restore_part_2: 1 of 100 items could not be written")
+    assert record["restore"]["items_failed"] == 1 and len(record["restore"]["rejected_items"]) == 1
+    assert scratch_tables(aws) == []  # the teardown still ran
+    assert source_and_backups(aws, TABLE) == before
+
+
+def test_more_restore_tasks_than_the_dag_has_is_refused_naming_the_field(dag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="restore_tasks"):
+        dag.test(run_conf={**CONF, "restore_tasks": 5})

@@ -1,0 +1,232 @@
+"""The batch writer against fakes: retries, batches of distinct keys, and the bounded pipeline of its workers.
+
+Items left unprocessed are retried by the writer's own loop, throttling by botocore's.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+import time
+from types import SimpleNamespace
+
+import botocore.session
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.hooks import HierarchicalEmitter
+
+from dr_drill.aws.batch_writer import BatchWriter, RestoreStats, batches, restore_items
+from dr_drill.aws.retries import UnprocessedBackoff, botocore_retries
+from dr_drill.constants import MAX_ATTEMPTS
+
+
+class ScriptedDynamoDB:
+    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.written = []
+
+    def batch_write_item(self, RequestItems):
+        [(table, requests)] = RequestItems.items()
+        step = self.script.pop(0) if self.script else 0
+        if isinstance(step, Exception):
+            raise step
+        self.written.extend(requests[step:])
+        return {"UnprocessedItems": {table: requests[:step]} if step else {}}
+
+
+def _throttle():
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Batch")
+
+
+def _items(count):
+    return [{"id": {"S": f"k{i}"}} for i in range(count)]
+
+
+def _writer(ddb, attempts=5):
+    stats = RestoreStats()
+    backoff = UnprocessedBackoff(max_attempts=attempts, sleep=lambda _: None)
+    return BatchWriter(ddb, "t", ("id",), stats, backoff), stats
+
+
+class _Body:
+    def __init__(self, payload):
+        self.payload = json.dumps(payload).encode()
+
+    def stream(self, **_):
+        yield self.payload
+
+
+def _botocore_answering(monkeypatch, answers):
+    """A real botocore DynamoDB client, retrying in standard mode, whose HTTP answers are ``answers``."""
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _: None)
+    client = botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries=botocore_retries()),
+    )
+    sent = []
+
+    def answer(request, **_):
+        status, payload = answers.pop(0) if answers else (200, {"UnprocessedItems": {}})
+        sent.append(json.loads(request.body))
+        headers = {"x-amzn-RequestId": "r", "Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, status, headers, _Body(payload))
+
+    client.meta.events.register("before-send.dynamodb.BatchWriteItem", answer)
+    return client, sent
+
+
+def test_unprocessed_items_are_retried_until_written():
+    ddb = ScriptedDynamoDB([3, 1, 0])
+    writer, stats = _writer(ddb)
+    writer.write(_items(5))
+    assert stats.items_restored == 5 and stats.items_failed == 0 and stats.retries == 2
+    assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
+
+
+def test_throttling_is_retried_by_botocore_and_counted(monkeypatch):
+    throttled = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
+    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled), (400, throttled), (200, {"UnprocessedItems": {}})])
+    stats = restore_items(ddb, "t", _items(3), key_names=("id",), batch_size=25, workers=1)
+    assert stats.items_restored == 3 and stats.items_failed == 0
+    assert stats.throttled_requests == 2 and stats.retries == 2
+    assert len(sent) == 3 and all(len(body["RequestItems"]["t"]) == 3 for body in sent)
+
+
+def test_throttling_past_botocore_attempts_fails_the_restore(monkeypatch):
+    throttled = {"__type": "ThrottlingException", "message": "slow down"}
+    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled)] * MAX_ATTEMPTS)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        restore_items(ddb, "t", _items(2), key_names=("id",), batch_size=25, workers=1)
+    assert len(sent) == MAX_ATTEMPTS
+
+
+def test_an_exhausted_retry_budget_counts_the_items_failed():
+    ddb = ScriptedDynamoDB([4] * 10)
+    writer, stats = _writer(ddb, attempts=3)
+    writer.write(_items(4))
+    assert stats.items_restored == 0 and stats.items_failed == 4 and stats.retries == 2
+
+
+def test_other_errors_are_raised():
+    ddb = ScriptedDynamoDB([ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Batch")])
+    writer, _ = _writer(ddb)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        writer.write(_items(1))
+
+
+def test_batches_hold_distinct_keys_and_respect_the_size():
+    stats = RestoreStats()
+    items = [{"id": {"S": key}, "n": {"N": str(n)}} for n, key in enumerate(["a", "a", "b", "c", "d", "e"])]
+    groups = list(batches(items, ("id",), 2, stats))
+    assert [[item["id"]["S"] for item in group] for group in groups] == [["a", "b"], ["c", "d"], ["e"]]
+    assert groups[0][0]["n"] == {"N": "1"}  # the later duplicate won
+    assert stats.duplicate_keys == 1 and stats.items_read == 6
+
+
+def test_a_request_over_the_size_limit_is_split_to_find_the_item_that_is_too_big():
+    """DynamoDB answers HTTP 413 for a body over 16 MB; alone, the oversized item is refused by name of rule."""
+    too_large = ClientError({"Error": {"Code": "413", "Message": "Request Entity Too Large"}}, "BatchWriteItem")
+    too_big = ClientError({"Error": {"Code": "ValidationException", "Message": "Item size exceeded"}}, "Batch")
+    ddb = ScriptedDynamoDB([too_large, 0, too_big, 0])
+    writer, stats = _writer(ddb)
+
+    writer.write(_items(3))
+
+    assert stats.items_restored == 2 and stats.items_failed == 1
+    assert stats.rejection_reasons == {"Item size exceeded": 1} and len(stats.rejected_keys) == 1
+
+
+# --- the workers: a failure stops the reading, the queue stays bounded, the garbage collector untouched ---
+
+
+class _FakeDynamoDB:
+    """BatchWriteItem that succeeds, optionally after a gate opens, or fails on the ``fail_on``-th call."""
+
+    def __init__(self, fail_on: int | None = None, gate: threading.Event | None = None):
+        self.meta = SimpleNamespace(events=HierarchicalEmitter())  # what the writer registers its counters on
+        self.fail_on = fail_on
+        self.gate = gate
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def batch_write_item(self, RequestItems):
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if self.gate is not None:
+            self.gate.wait(10)
+        if call == self.fail_on:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchWriteItem")
+        return {}
+
+
+def _counted_items(count: int, read: list[int]):
+    for number in range(count):
+        read[0] += 1
+        yield {"id": {"S": f"k{number}"}}
+
+
+def test_a_failed_batch_stops_the_reading_and_is_raised():
+    read = [0]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        restore_items(
+            _FakeDynamoDB(fail_on=3), "t", _counted_items(100_000, read), key_names=("id",), batch_size=25, workers=4
+        )
+    assert read[0] < 100_000
+
+
+def test_batches_waiting_for_slow_writers_stay_bounded():
+    gate = threading.Event()
+    read = [0]
+    ddb = _FakeDynamoDB(gate=gate)
+    result = {}
+    restore = threading.Thread(
+        target=lambda: result.setdefault(
+            "stats",
+            restore_items(ddb, "t", _counted_items(5_000, read), key_names=("id",), batch_size=25, workers=4),
+        )
+    )
+    restore.start()
+    time.sleep(0.5)
+    held = read[0]
+    gate.set()
+    restore.join(30)
+    # 2 x 4 batches in flight or queued, plus the one being filled when the reader stopped.
+    assert held <= (2 * 4 + 1) * 25
+    assert result["stats"].items_restored == 5_000
+
+
+def test_the_garbage_collector_is_left_as_it_was():
+    assert gc.get_freeze_count() == 0
+    restore_items(_FakeDynamoDB(), "t", _counted_items(100, [0]), key_names=("id",), batch_size=25, workers=2)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as an executor does before forking: not ours to undo
+    try:
+        frozen = gc.get_freeze_count()
+        restore_items(_FakeDynamoDB(), "t", _counted_items(100, [0]), key_names=("id",), batch_size=25, workers=2)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_duplicates_are_found_for_number_keys_and_malformed_keys_alike():
+    stats = RestoreStats()
+    items = [
+        {"pk": {"S": "a"}, "sk": {"N": "1"}},
+        {"pk": {"S": "a"}, "sk": {"N": "1"}, "v": {"S": "later"}},
+        {"pk": {"S": "a"}, "sk": {"N": "2"}},
+        {"pk": {"S": "b"}},  # no sort key: DynamoDB will refuse it, the batching must not
+        {"pk": {"S": "b"}},
+    ]
+    [batch] = list(batches(items, ("pk", "sk"), 25, stats))
+    assert stats.duplicate_keys == 2 and len(batch) == 3
+    assert batch[0]["v"] == {"S": "later"}
