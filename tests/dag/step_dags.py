@@ -51,8 +51,14 @@ def server_side_dag(dag_id, spec, located, timeout=timedelta(minutes=5)):
 
     with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)) as dag:
         create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=located)
+        # moto imports in a thread of its own: look again soon rather than after the default 10 s.
         restore = RestoreBackupOperator(
-            task_id="restore", spec=spec, located=located, scratch=create.output, server_side_timeout=timeout
+            task_id="restore",
+            spec=spec,
+            located=located,
+            scratch=create.output,
+            server_side_timeout=timeout,
+            check_interval=0.2,
         )
         drop = DropScratchTableOperator(
             task_id="drop_scratch_table", spec=spec, claim_task_ids=[create.task_id, restore.task_id]

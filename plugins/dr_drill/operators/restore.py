@@ -62,6 +62,7 @@ class RestoreBackupOperator(DrillStepOperator):
     :param workers: concurrent BatchWriteItem calls; default: the plan's ``restore_workers``.
     :param part: which share of a split restore this task writes, from 1.
     :param server_side_timeout: how long to wait for a server-side restore before the drill fails.
+    :param check_interval: seconds between two looks at a server-side restore, in the triggerer.
     """
 
     template_fields: Sequence[str] = ("spec", "located", "scratch", "verified")
@@ -76,6 +77,7 @@ class RestoreBackupOperator(DrillStepOperator):
         workers: int | None = None,
         part: int = 1,
         server_side_timeout: timedelta = DEFAULT_SERVER_SIDE_TIMEOUT,
+        check_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +87,7 @@ class RestoreBackupOperator(DrillStepOperator):
         self.workers = workers
         self.part = part
         self.server_side_timeout = server_side_timeout
+        self.check_interval = check_interval
 
     def run(self, context: Context) -> dict[str, Any]:
         scratch = ScratchTable.from_xcom(self.scratch)
@@ -121,6 +124,7 @@ class RestoreBackupOperator(DrillStepOperator):
                 deadline=deadline.isoformat(),
                 import_arn=import_arn,
                 accepted_at=accepted_at.isoformat(),
+                poll_seconds=self.check_interval,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
             ),
