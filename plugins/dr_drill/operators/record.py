@@ -90,11 +90,12 @@ class RecordDrillOperator(DrillStepOperator):
         dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
         key = evidence_key(spec.table_name, spec.drill_id)
         evidence_uri = f"s3://{spec.evidence_bucket}/{key}"
+        clients = self.clients()
         # Each output is attempted even when another fails: a failed drill must still be heard of.
         errors = []
         storage = previous = None
         try:
-            storage, previous = self._storage(key)
+            storage, previous = self._storage(clients.s3(), key)
         except Exception as err:  # noqa: BLE001 - collected and raised below
             errors.append(self._output_failed("store_evidence", err))
         record = build_evidence(
@@ -103,7 +104,7 @@ class RecordDrillOperator(DrillStepOperator):
             verified=results["verify"],
             restored=results["restore"],
             validated=results["validate"],
-            scratch_deleted=describe_table(self.dynamodb_client(), spec.scratch_table) is None,
+            scratch_deleted=describe_table(clients.dynamodb(), spec.scratch_table) is None,
             failure=failure,
             generated_at=now(),
             created=results["create"],
@@ -116,7 +117,7 @@ class RecordDrillOperator(DrillStepOperator):
         report_uri: str | None = None
         if storage is not None:
             try:
-                self._store(record, storage)
+                self._store(clients.s3(), record, storage)
                 report_uri = f"s3://{spec.evidence_bucket}/{storage['report_key']}"
             except Exception as err:  # noqa: BLE001 - collected and raised below
                 errors.append(self._output_failed("store_evidence", err))
@@ -142,9 +143,9 @@ class RecordDrillOperator(DrillStepOperator):
         self.log.error("Recording %s failed: %s: %s", name, type(err).__name__, err)
         return f"{name}: {type(err).__name__}: {err}"
 
-    def _storage(self, key: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _storage(self, s3: Any, key: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Return where the record goes (with its Object Lock retention) and the table's previous record."""
-        s3, bucket = self.s3_client(), self.drill.evidence_bucket
+        bucket = self.drill.evidence_bucket
         retention = Retention.from_settings(setting("EVIDENCE_RETENTION_MODE"), setting("EVIDENCE_RETENTION_DAYS"))
         locked = bucket_has_object_lock(s3, bucket)
         retain_until = retention.until(now()) if locked else None
@@ -158,9 +159,9 @@ class RecordDrillOperator(DrillStepOperator):
         }
         return storage, latest_evidence(s3, bucket, self.drill.table_name, exclude_key=key)
 
-    def _store(self, record: dict[str, Any], storage: dict[str, Any]) -> None:
+    def _store(self, s3: Any, record: dict[str, Any], storage: dict[str, Any]) -> None:
         """Store the sealed record and its report, locked until ``retain_until`` where the bucket allows."""
-        s3, bucket = self.s3_client(), storage["bucket"]
+        bucket = storage["bucket"]
         lock = None
         if storage["retain_until"]:
             lock = (storage["retention_mode"], datetime.fromisoformat(storage["retain_until"]))
