@@ -37,17 +37,20 @@ class Emulator:
     def start(self, attempts: int = 5) -> Emulator:
         for _ in range(attempts):
             self.port = free_port()
-            log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log,
-                stderr=log,
-                env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"},
-            )
+            self._process = self._spawn()
             if self._wait_ready():
                 return self
             self.stop()  # the port was taken between the probe and the bind: try another
         raise RuntimeError("the moto server did not start")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "false"}
+        if not self.log_path:
+            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        # The server writes to its own copy of the descriptor: ours is closed at once, not leaked.
+        with open(self.log_path, "ab") as log:
+            return subprocess.Popen(command, stdout=log, stderr=log, env=env)
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
