@@ -54,6 +54,16 @@ def test_a_drill_failed_at_verify_is_still_a_valid_record():
     assert record["objectives"]["rpo_seconds"] == 88200.0  # from the name of the located backup
 
 
+@pytest.mark.parametrize("step", ["create_scratch_table", "drop_scratch_table"])
+def test_a_drill_failed_at_the_scratch_tables_setup_or_teardown_is_a_valid_record_naming_that_step(step):
+    failure = {"step": step, "reason": "source table t does not exist and the drill plan gives no key_schema"}
+    record = drill_record(restored=None, validated=None, scratch_deleted=False, failure=failure)
+    validate_evidence(record)
+    assert record["status"] == "failed" and record["failure"] == failure
+    checks = {check["name"]: check["result"] for check in record["checks"]}
+    assert checks["restore_complete"] == "not_run" and checks["scratch_table_deleted"] == "failed"
+
+
 def test_a_record_that_breaks_the_schema_is_refused():
     record = drill_record()
     record["status"] = "ok"
