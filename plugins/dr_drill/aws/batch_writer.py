@@ -131,7 +131,8 @@ class BatchWriter:
                 if error_code(err) not in _ITEM_REFUSED_CODES:
                     raise
                 # DynamoDB's message names the rule broken, never the item's values.
-                self._isolate([request["PutRequest"]["Item"] for request in pending], error_message(err, 200))
+                reason = error_message(err, 200) or error_code(err)
+                self._isolate([request["PutRequest"]["Item"] for request in pending], reason)
                 return
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             self.stats.add(items_restored=len(pending) - len(unprocessed), retries=retry_attempts(response))
@@ -142,7 +143,7 @@ class BatchWriter:
 
     def _isolate(self, items: list[TypedItem], reason: str) -> None:
         if len(items) == 1:
-            self._reject(items[0], reason or "refused by DynamoDB")
+            self._reject(items[0], reason)
             return
         for item in items:
             self.write([item])
