@@ -149,10 +149,11 @@ class RestoreBackupOperator(DrillStepOperator):
         if event["state"] != "done":
             raise RestoreIncomplete(f"{method} into {name} failed: {event.get('reason', 'unknown')}")
         claim = ScratchClaim(method=method, located=LocatedBackup.from_xcom(self.located), import_arn=import_arn)
-        made_by_drill = self.source_adapter().made_by_drill_of(spec, claim)
+        adapter = self.source_adapter()
+        made_by_drill = adapter.made_by_drill_of(spec, claim)
         assert made_by_drill is not None  # a server-side restore always has one
-        # Tagged before anything reads from, writes to or deletes it.
-        claim_restored_table(self.dynamodb_client(), name, spec=spec, made_by_drill=made_by_drill)
+        # Tagged before anything reads from, writes to or deletes it (with the client the check uses).
+        claim_restored_table(adapter.clients.dynamodb(), name, spec=spec, made_by_drill=made_by_drill)
         # ImportTable reports its own count. A restored table's ItemCount is stale and an exact count
         # needs a full scan, which the validate step makes anyway: it fills the count (one scan, not two).
         restored = event.get("items")

@@ -111,13 +111,14 @@ class DropScratchTableOperator(DrillStepOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         spec = self.drill
-        ddb = self.dynamodb_client()
+        adapter = self.source_adapter()
+        ddb = adapter.clients.dynamodb()  # one client, for the teardown and the adapter's provenance check
         indexes = tuple(index_names(describe_table(ddb, spec.scratch_table) or {}))
         if spec.keep_scratch_table:
             self.log.info("Keeping scratch table %s as keep_scratch_table asks", spec.scratch_table)
             return DroppedScratch(deleted=False, kept=True, indexes=indexes).to_xcom()
         claim = self._claim(context)
-        made_by_drill = self.source_adapter().made_by_drill_of(spec, claim) if claim else None
+        made_by_drill = adapter.made_by_drill_of(spec, claim) if claim else None
         deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill)
         self.log.info("Scratch table %s %s", spec.scratch_table, "deleted" if deleted else "did not exist")
         return DroppedScratch(deleted=deleted, kept=False, deleted_at=now().isoformat(), indexes=indexes).to_xcom()
