@@ -42,17 +42,25 @@ def locate_restore_point(ddb: Any, table_name: str, policy: SelectionPolicy, *, 
     """Return the point in time to restore, chosen by ``policy`` inside the table's window."""
     earliest, latest = restore_window(ddb, table_name)
     chosen, record = choose_restore_time(earliest, latest, policy, seed_source=seed_source)
-    table = describe_table(ddb, table_name)
     return LocatedBackup(
         source=BackupSource.PITR,
         location=f"pitr:{table_name}@{chosen.isoformat()}",
         backup_time=chosen.isoformat(),
         restore_time=chosen.isoformat(),
         source_table_name=table_name,
-        source_table_arn=table["TableArn"] if table else None,
+        source_table_arn=_table_arn(ddb, table_name),
         selection=record,
         candidates_considered=1,
     )
+
+
+def _table_arn(ddb: Any, table_name: str) -> str | None:
+    # Only a better name for the restore's source: a table that cannot be described leaves it to the name.
+    try:
+        table = describe_table(ddb, table_name)
+    except ClientError:
+        return None
+    return table["TableArn"] if table else None
 
 
 def verify_restore_point(ddb: Any, table_name: str, restore_time: str) -> VerifiedBackup:
