@@ -39,7 +39,7 @@ def canonical_number(value: int | Decimal) -> str:
     if text != "-0" and CANONICAL_NUMBER_TEXT.fullmatch(text):
         return text
     if not value.is_finite():
-        raise ValueError(f"{value} is not a number DynamoDB can store")
+        raise ValueError("NaN and infinity are not numbers DynamoDB can store")
     if value.is_zero():
         return "0"
     sign, digits, exponent = value.as_tuple()

@@ -77,10 +77,10 @@ class ExportSummary:
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise BackupCorrupt(f"{what} is not UTF-8 text") from err
-    except ValueError as err:
-        raise BackupCorrupt(f"{what} is not valid JSON (truncated or malformed)") from err
+    except UnicodeDecodeError:
+        raise BackupCorrupt(f"{what} is not UTF-8 text") from None
+    except ValueError:
+        raise BackupCorrupt(f"{what} is not valid JSON (truncated or malformed)") from None
     if not isinstance(value, dict):
         raise BackupCorrupt(f"{what} is not a JSON object")
     return value
@@ -109,8 +109,8 @@ def parse_summary(raw: bytes, export_id: str) -> ExportSummary:
         raise BackupCorrupt(f"export {export_id} is an {export_type}, not a full export a table can be restored from")
     try:
         export_time = parse_time(str(summary["exportTime"]))
-    except ValueError as err:
-        raise BackupCorrupt(f"{what}: exportTime is not an ISO 8601 time") from err
+    except ValueError:
+        raise BackupCorrupt(f"{what}: exportTime is not an ISO 8601 time") from None
     return ExportSummary(
         export_id=export_id,
         export_arn=str(summary["exportArn"]),
@@ -141,8 +141,8 @@ def parse_manifest_files(raw: bytes, export_id: str) -> list[DataFile]:
     files = []
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise BackupCorrupt(f"manifest-files.json of export {export_id} is not UTF-8 text") from err
+    except UnicodeDecodeError:
+        raise BackupCorrupt(f"manifest-files.json of export {export_id} is not UTF-8 text") from None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -153,8 +153,8 @@ def parse_manifest_files(raw: bytes, export_id: str) -> list[DataFile]:
             raise BackupCorrupt(f"{what} lacks {', '.join(missing)}")
         try:
             md5 = base64.b64decode(entry["md5Checksum"], validate=True)
-        except (binascii.Error, ValueError, TypeError) as err:
-            raise BackupCorrupt(f"{what}: md5Checksum is not base64") from err
+        except (binascii.Error, ValueError, TypeError):
+            raise BackupCorrupt(f"{what}: md5Checksum is not base64") from None
         if len(md5) != 16:
             raise BackupCorrupt(f"{what}: md5Checksum is not an MD5 digest")
         files.append(
@@ -182,11 +182,11 @@ def _typed_value(value: Any, where: str) -> TypedValue:
         raise BackupCorrupt(f"{where}: an attribute is not a DynamoDB typed value")
     ((kind, inner),) = value.items()
     if kind not in _SCALAR_KINDS:
-        raise BackupCorrupt(f"{where}: unknown DynamoDB type {kind!r}")
+        raise BackupCorrupt(f"{where}: an attribute has a type DynamoDB does not have")
     try:
         return _convert(kind, inner, where)
-    except (TypeError, ValueError, binascii.Error, ArithmeticError) as err:
-        raise BackupCorrupt(f"{where}: a {kind} value is malformed") from err
+    except (TypeError, ValueError, binascii.Error, ArithmeticError):
+        raise BackupCorrupt(f"{where}: a {kind} value is malformed") from None
 
 
 def _convert(kind: str, inner: Any, where: str) -> TypedValue:
@@ -215,10 +215,10 @@ def parse_export_line(line: bytes, where: str) -> TypedItem:
     """
     try:
         record = json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise BackupCorrupt(f"{where} is not UTF-8 text") from err
-    except ValueError as err:
-        raise BackupCorrupt(f"{where} is not valid JSON (truncated or malformed)") from err
+    except UnicodeDecodeError:
+        raise BackupCorrupt(f"{where} is not UTF-8 text") from None
+    except ValueError:
+        raise BackupCorrupt(f"{where} is not valid JSON (truncated or malformed)") from None
     if not isinstance(record, dict) or not isinstance(record.get("Item"), dict):
         raise BackupCorrupt(f'{where} is not an {{"Item": {{...}}}} object')
     return {name: _typed_value(value, where) for name, value in record["Item"].items()}

@@ -125,7 +125,7 @@ def _walk(stream: IO[bytes], header: dict[str, Any]) -> Iterator[Any]:
             elif prefix in _HEADER_FIELDS and event in _SCALAR_EVENTS:
                 header[prefix] = value
     except (ijson.JSONError, UnicodeDecodeError) as err:
-        raise _unreadable(err, position) from err
+        raise _unreadable(err, position) from None
 
 
 def _unreadable(err: Exception, position: int) -> BackupCorrupt:
@@ -181,7 +181,10 @@ def iter_typed_items(stream: IO[bytes]) -> Iterator[TypedItem]:
             yield to_typed_item(item)
             position += 1
     except (ijson.JSONError, UnicodeDecodeError) as err:
-        raise _unreadable(err, position) from err
+        raise _unreadable(err, position) from None
+    except (TypeError, ValueError, ArithmeticError) as err:
+        # The reason names the rule, never the value (NaN, say) that broke it.
+        raise BackupCorrupt(f"item {position} of data holds a value DynamoDB cannot store: {err}") from None
 
 
 def json_backup_prefix(table_name: str) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import random
+import traceback
 from datetime import UTC, datetime
 
 import pytest
@@ -92,12 +93,32 @@ def test_bad_backups_are_refused_with_the_reason(raw, message):
         verify_json_backup(io.BytesIO(raw), "t-1")
 
 
-def test_parse_errors_do_not_quote_the_backup():
-    raw = b'{"table_name": "t-1", "data": [{"secret": "hunter2", "n": 1.5.5}]}'
+_CANARY = "CANARY-SSN-123-45-6789"
+_MALFORMED = (
+    b'{"table_name": "t-1", "data": [{"secret": "%s", "n": 1.5.5}]}' % _CANARY.encode(),
+    b'{"table_name": "t-1", "data": [{"secret": "%s" oops %s not}]}' % (_CANARY.encode(), _CANARY.encode()),
+    b'{"table_name": "t-1", "data": [{"secret": "%s", "n": NaN}]}' % _CANARY.encode(),
+    b'{"table_name": "t-1", "data": [{"secret": "%s\xff\xfe"}]}' % _CANARY.encode(),
+)
+
+
+@pytest.mark.parametrize("raw", _MALFORMED, ids=["bad-number", "bare-words", "nan", "not-utf8"])
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda raw: verify_json_backup(io.BytesIO(raw), "t-1"), id="verify"),
+        pytest.param(lambda raw: list(iter_typed_items(io.BytesIO(raw))), id="restore"),
+    ],
+)
+def test_parse_errors_print_no_backup_bytes_even_in_the_traceback(raw, read):
+    # Airflow logs the whole traceback of a failed task, chained causes included: the parser's
+    # own exception quotes the bytes around the error, so it must not be chained.
     with pytest.raises(BackupCorrupt) as caught:
-        verify_json_backup(io.BytesIO(raw), "t-1")
-    assert "not valid JSON" in caught.value.reason
-    assert "hunter2" not in caught.value.reason and "secret" not in caught.value.reason
+        read(raw)
+    printed = "".join(traceback.format_exception(caught.value))
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert _CANARY not in printed and "secret" not in printed
+    assert "after 0 items" in caught.value.reason or "item 0 of data" in caught.value.reason
 
 
 def test_typed_items_keep_exact_decimals_never_floats():
