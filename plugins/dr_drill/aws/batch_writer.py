@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dr_drill.aws.client_errors import error_code, error_message
-from dr_drill.aws.retries import DEFAULT_BACKOFF, THROTTLE_CODES, UnprocessedBackoff, retry_attempts
+from dr_drill.aws.retries import DEFAULT_BACKOFF, RetryLedger, UnprocessedBackoff
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.items.digest import key_hash, reported_key
@@ -29,8 +29,9 @@ REJECTED_KEYS_CAP = 20
 class RestoreStats:
     """Counts of one restore; updated from several worker threads under ``lock``.
 
-    ``retries`` counts botocore's retries of each request and the rounds of unprocessed items;
-    ``throttled_requests`` the requests DynamoDB answered with a throttling error.
+    ``retries`` counts the retries of each request (from the step's ``RetryLedger``) and the
+    rounds of unprocessed items; ``throttled_requests`` the answers DynamoDB gave with a
+    throttling error, those retried included.
     """
 
     items_read: int = 0
@@ -127,7 +128,6 @@ class BatchWriter:
             try:
                 response = self.ddb.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as err:
-                self.stats.add(retries=retry_attempts(err.response))
                 if error_code(err) not in _ITEM_REFUSED_CODES:
                     raise
                 # DynamoDB's message names the rule broken, never the item's values.
@@ -135,7 +135,7 @@ class BatchWriter:
                 self._isolate([request["PutRequest"]["Item"] for request in pending], reason)
                 return
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
-            self.stats.add(items_restored=len(pending) - len(unprocessed), retries=retry_attempts(response))
+            self.stats.add(items_restored=len(pending) - len(unprocessed))
             pending = unprocessed
             if not pending:
                 return
@@ -150,20 +150,18 @@ class BatchWriter:
 
 
 @contextmanager
-def _throttles_counted(ddb: Any, stats: RestoreStats) -> Iterator[None]:
-    """Count every throttled BatchWriteItem answer, those botocore retried included."""
-
-    def observe(response: tuple[Any, dict[str, Any]] | None = None, **_: Any) -> None:
-        parsed = response[1] if response else None
-        if parsed and parsed.get("Error", {}).get("Code") in THROTTLE_CODES:
-            stats.add(throttled_requests=1)
-
-    event = "needs-retry.dynamodb.BatchWriteItem"
-    ddb.meta.events.register(event, observe, unique_id="dr-drill-throttles")
+def _requests_counted(ledger: RetryLedger | None, stats: RestoreStats) -> Iterator[None]:
+    """Add the BatchWriteItem retries and throttled answers the step's ledger saw during the restore."""
+    operation = "BatchWriteItem"
+    before = (ledger.retries[operation], ledger.throttled[operation]) if ledger else (0, 0)
     try:
         yield
     finally:
-        ddb.meta.events.unregister(event, unique_id="dr-drill-throttles")
+        if ledger:
+            stats.add(
+                retries=ledger.retries[operation] - before[0],
+                throttled_requests=ledger.throttled[operation] - before[1],
+            )
 
 
 class _InFlight:
@@ -230,11 +228,15 @@ def restore_items(
     on_progress: Callable[[RestoreStats], None] | None = None,
     progress_every_seconds: float = 10.0,
     backoff: UnprocessedBackoff = DEFAULT_BACKOFF,
+    retry_ledger: RetryLedger | None = None,
 ) -> RestoreStats:
     """Write ``items`` to ``table_name`` with ``workers`` concurrent BatchWriteItem calls.
 
     At most ``2 * workers`` batches are in flight or queued, so memory stays bounded
     whatever the backup's size. The caller must have checked that the table is scratch.
+
+    :param retry_ledger: the ledger of the ``RetryBudget`` installed on ``ddb``, whose counts of
+        BatchWriteItem retries and throttled answers the stats then include.
     """
     stats = RestoreStats()
     writer = BatchWriter(ddb, table_name, key_names, stats, backoff)
@@ -248,7 +250,7 @@ def restore_items(
 
     with (
         _older_objects_left_alone(),
-        _throttles_counted(ddb, stats),
+        _requests_counted(retry_ledger, stats),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool,
     ):
         in_flight = _InFlight(pool, 2 * workers, while_waiting=report)

@@ -1,29 +1,39 @@
 """The one retry policy of every AWS call a drill makes.
 
-Requests are retried by botocore itself, in its ``standard`` mode (throttling, 5xx answers,
-dropped and reset connections, with exponential backoff and jitter), configured once here for
-every client the drill uses. What botocore cannot retry is a *partial* success: the items of a
-BatchWriteItem and the keys of a BatchGetItem that DynamoDB leaves unprocessed. Those go round
-the same backoff in :class:`UnprocessedBackoff`, with the same bound on attempts.
+A step rides out transient faults itself, so that a whole-task retry stays the last resort:
+throttling, 5xx answers, every kind of connection error and read timeout are retried with
+jittered exponential backoff for as long as the step's :class:`RetryBudget` allows. The
+decision of *what* is transient is botocore's own (its ``standard`` mode's conditions); what
+is ours is the bound: botocore's standard mode gives up after a fixed number of attempts and,
+worse, shares a small retry quota across a client's threads, so that sixteen writers meeting a
+45-second outage stop retrying within a second. Every retry and every throttled answer is
+counted in the budget's :class:`RetryLedger`, so the evidence says what the service saw.
+
+What botocore cannot retry is a *partial* success: the items of a BatchWriteItem and the keys
+of a BatchGetItem that DynamoDB leaves unprocessed. Those go round the same backoff in
+:class:`UnprocessedBackoff`, with the same bound on attempts.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.retries.standard import RetryEventAdapter, StandardRetryConditions, ThrottlingErrorDetector
+
 from dr_drill.constants import MAX_ATTEMPTS
+
+DEFAULT_RETRY_WINDOW_SECONDS = 120.0
 
 
 def botocore_retries() -> dict[str, Any]:
     """The ``retries`` of every client's botocore Config: a new dict each time, as botocore edits it in place."""
     return {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
-
-
-THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,72 @@ class UnprocessedBackoff:
         self.sleep(self.delay(attempt))
 
 
-def retry_attempts(response: dict[str, Any]) -> int:
-    """Return how many times botocore retried the call that gave ``response`` (or a ClientError's)."""
-    return int((response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
-
-
 DEFAULT_BACKOFF = UnprocessedBackoff()
+
+
+@dataclass
+class RetryLedger:
+    """What a step's requests went through, per operation: retries made and throttled answers seen."""
+
+    retries: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, operation: str, *, retried: bool, throttled: bool) -> None:
+        with self.lock:
+            self.retries[operation] += retried
+            self.throttled[operation] += throttled
+
+
+class RetryBudget:
+    """One step's retry policy: botocore's conditions, jittered backoff, and a time window per request.
+
+    A request is retried while it is transient (``StandardRetryConditions``) and less than
+    ``window_seconds`` have passed since its first answer; the delay before try ``n`` is
+    ``uniform(0, min(cap, base * 2 ** (n - 1)))``, with a base of 1 s after a throttled answer
+    and 50 ms otherwise. No quota is shared between requests: each one gives up only when its
+    own window is spent, so a step waits at most about one window for a service that stays down.
+
+    :param window_seconds: how long one request keeps being retried.
+    """
+
+    _THROTTLED_BASE, _OTHER_BASE, _CAP = 1.0, 0.05, 5.0
+
+    def __init__(
+        self,
+        window_seconds: float = DEFAULT_RETRY_WINDOW_SECONDS,
+        *,
+        ledger: RetryLedger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.window_seconds = window_seconds
+        self.ledger = ledger if ledger is not None else RetryLedger()
+        self._clock = clock
+        self._jitter = jitter
+        self._adapter = RetryEventAdapter()
+        # The window, not a count of attempts, bounds the retries.
+        self._conditions = StandardRetryConditions(max_attempts=1_000_000)
+        self._throttling = ThrottlingErrorDetector(self._adapter)
+
+    def install(self, client: Any) -> Any:
+        """Replace ``client``'s botocore retry handler by this budget's; return the client."""
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
+        client.meta.events.register(f"needs-retry.{service}", self.needs_retry, unique_id="dr-drill-retry-budget")
+        return client
+
+    def needs_retry(self, **kwargs: Any) -> float | None:
+        """botocore's ``needs-retry`` hook: the seconds to wait before the next try, or None to give up."""
+        context = self._adapter.create_retry_context(**kwargs)
+        throttled = self._throttling.is_throttling_error_from_context(context)
+        retryable = self._conditions.is_retryable(context)
+        delay = None
+        if retryable:
+            started = kwargs["request_dict"]["context"].setdefault("dr_drill_first_answer", self._clock())
+            base = self._THROTTLED_BASE if throttled else self._OTHER_BASE
+            wait = self._jitter() * min(self._CAP, base * 2 ** (kwargs["attempts"] - 1))
+            if self._clock() - started + wait <= self.window_seconds:
+                delay = wait
+        self.ledger.count(kwargs["operation"].name, retried=delay is not None, throttled=throttled)
+        return delay

@@ -22,11 +22,12 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.config import Config
 
-from dr_drill.aws.retries import botocore_retries
+from dr_drill.aws.retries import DEFAULT_RETRY_WINDOW_SECONDS, RetryBudget, botocore_retries
 from dr_drill.aws.sources import Clients, SourceAdapter, adapter_for
 from dr_drill.constants import Step
 from dr_drill.contracts import DrillSpec, StepFailure
 from dr_drill.errors import DrillError
+from dr_drill.operators.settings import setting
 
 FAILURE_XCOM_KEY = "drill_failure"
 _REASON_LIMIT = 1000
@@ -57,18 +58,28 @@ class AwsStepMixin:
         # Every client retries the same way (dr_drill.aws.retries); the user's settings come first.
         return Config(**(self.botocore_config or {})).merge(Config(retries=botocore_retries(), **settings))
 
+    def retry_budget(self) -> RetryBudget:
+        """This try's retry budget, shared by every client it makes (RETRY_WINDOW_SECONDS, default 120)."""
+        budget = self.__dict__.get("_retry_budget")
+        if budget is None:
+            window = float(setting("RETRY_WINDOW_SECONDS") or DEFAULT_RETRY_WINDOW_SECONDS)
+            budget = self.__dict__["_retry_budget"] = RetryBudget(window)
+        return budget
+
     def s3_client(self) -> Any:
-        return S3Hook(**self._aws_kwargs(), config=self._config()).get_conn()
+        return self.retry_budget().install(S3Hook(**self._aws_kwargs(), config=self._config()).get_conn())
 
     def aws_client(self, client_type: str) -> Any:
         """A client of another service (CloudWatch, SNS), through the provider's base hook."""
-        return AwsBaseHook(**self._aws_kwargs(), client_type=client_type, config=self._config()).conn
+        hook = AwsBaseHook(**self._aws_kwargs(), client_type=client_type, config=self._config())
+        return self.retry_budget().install(hook.conn)
 
     def dynamodb_client(self, max_pool_connections: int = 10, *, parameter_validation: bool = True) -> Any:
         # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
         # re-serialise our already typed items ({"S": ..} becoming a map).
         config = self._config(max_pool_connections=max_pool_connections, parameter_validation=parameter_validation)
-        return AwsBaseHook(**self._aws_kwargs(), client_type="dynamodb", config=config).conn
+        hook = AwsBaseHook(**self._aws_kwargs(), client_type="dynamodb", config=config)
+        return self.retry_budget().install(hook.conn)
 
 
 class DrillStepOperator(AwsStepMixin, BaseOperator):
@@ -103,6 +114,7 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         return DrillSpec.from_xcom(self.spec)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self.__dict__.pop("_retry_budget", None)  # each try has its own budget and counts
         return self.reporting_failures(context, lambda: self.run(context))
 
     def run(self, context: Context) -> dict[str, Any]:

@@ -218,6 +218,7 @@ class RestoreBackupOperator(DrillStepOperator):
             batch_size=spec.batch_size,
             workers=workers,
             on_progress=progress,
+            retry_ledger=self.retry_budget().ledger,
         )
         progress(stats)
         result = RestoreResult(

@@ -1,6 +1,7 @@
 """The batch writer against fakes: retries, batches of distinct keys, and the bounded pipeline of its workers.
 
-Items left unprocessed are retried by the writer's own loop, throttling by botocore's.
+Items left unprocessed are retried by the writer's own loop; throttling, 5xx and connection
+errors by the step's RetryBudget, installed in a real botocore client.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.hooks import HierarchicalEmitter
 
 from dr_drill.aws.batch_writer import BatchWriter, RestoreStats, batches, restore_items
-from dr_drill.aws.retries import UnprocessedBackoff, botocore_retries
-from dr_drill.constants import MAX_ATTEMPTS
+from dr_drill.aws.retries import RetryBudget, UnprocessedBackoff, botocore_retries
 
 
 class ScriptedDynamoDB:
@@ -61,9 +61,26 @@ class _Body:
         yield self.payload
 
 
-def _botocore_answering(monkeypatch, answers):
-    """A real botocore DynamoDB client, retrying in standard mode, whose HTTP answers are ``answers``."""
-    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _: None)
+class _Clock:
+    """A monotonic clock that moves only when the budget's delays are slept."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def _botocore_answering(monkeypatch, answers, window=120.0):
+    """A real botocore DynamoDB client with a RetryBudget installed, whose HTTP answers are ``answers``.
+
+    An answer is (status, payload), or an exception the connection raised.
+    """
+    clock = _Clock()
+    monkeypatch.setattr("botocore.endpoint.time.sleep", clock.sleep)
     client = botocore.session.get_session().create_client(
         "dynamodb",
         region_name="us-east-1",
@@ -72,16 +89,20 @@ def _botocore_answering(monkeypatch, answers):
         aws_secret_access_key="testing",
         config=Config(retries=botocore_retries()),
     )
+    budget = RetryBudget(window, clock=clock, jitter=lambda: 1.0)
+    budget.install(client)
     sent = []
 
     def answer(request, **_):
         status, payload = answers.pop(0) if answers else (200, {"UnprocessedItems": {}})
         sent.append(json.loads(request.body))
+        if isinstance(status, Exception):
+            raise status
         headers = {"x-amzn-RequestId": "r", "Content-Type": "application/x-amz-json-1.0"}
         return AWSResponse(request.url, status, headers, _Body(payload))
 
     client.meta.events.register("before-send.dynamodb.BatchWriteItem", answer)
-    return client, sent
+    return client, sent, budget
 
 
 def test_unprocessed_items_are_retried_until_written():
@@ -92,21 +113,56 @@ def test_unprocessed_items_are_retried_until_written():
     assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
 
 
-def test_throttling_is_retried_by_botocore_and_counted(monkeypatch):
-    throttled = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
-    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled), (400, throttled), (200, {"UnprocessedItems": {}})])
-    stats = restore_items(ddb, "t", _items(3), key_names=("id",), batch_size=25, workers=1)
+_THROTTLED = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
+_OK = {"UnprocessedItems": {}}
+
+
+def _restore(ddb, budget, count=3):
+    return restore_items(
+        ddb, "t", _items(count), key_names=("id",), batch_size=25, workers=1, retry_ledger=budget.ledger
+    )
+
+
+def test_throttling_is_retried_and_every_throttled_answer_counted(monkeypatch):
+    throttled_too = {"__type": "ThrottlingException", "message": "rate exceeded"}
+    ddb, sent, budget = _botocore_answering(monkeypatch, [(400, _THROTTLED), (400, throttled_too), (200, _OK)])
+    stats = _restore(ddb, budget)
     assert stats.items_restored == 3 and stats.items_failed == 0
     assert stats.throttled_requests == 2 and stats.retries == 2
     assert len(sent) == 3 and all(len(body["RequestItems"]["t"]) == 3 for body in sent)
 
 
-def test_throttling_past_botocore_attempts_fails_the_restore(monkeypatch):
-    throttled = {"__type": "ThrottlingException", "message": "slow down"}
-    ddb, sent = _botocore_answering(monkeypatch, [(400, throttled)] * MAX_ATTEMPTS)
-    with pytest.raises(ClientError, match="ThrottlingException"):
-        restore_items(ddb, "t", _items(2), key_names=("id",), batch_size=25, workers=1)
-    assert len(sent) == MAX_ATTEMPTS
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param((500, {"__type": "InternalServerError", "message": "oops"}), id="http-500"),
+        pytest.param((503, {"__type": "ServiceUnavailable", "message": "down"}), id="http-503"),
+        pytest.param((ConnectionClosedError(endpoint_url="http://127.0.0.1:9"), None), id="connection-closed"),
+        pytest.param((ReadTimeoutError(endpoint_url="http://127.0.0.1:9"), None), id="read-timeout"),
+    ],
+)
+def test_transient_faults_are_ridden_out_and_counted_as_retries(monkeypatch, fault):
+    ddb, sent, budget = _botocore_answering(monkeypatch, [fault, fault, (200, _OK)])
+    stats = _restore(ddb, budget)
+    assert stats.items_restored == 3 and stats.retries == 2 and stats.throttled_requests == 0
+    assert len(sent) == 3
+
+
+def test_a_long_outage_is_ridden_out_with_no_quota_shared_across_requests(monkeypatch):
+    # botocore's standard mode stops a request after 10 attempts, and a client's requests after
+    # its retry quota's ~50 connection-error retries: six batches meeting twelve resets each outlast both.
+    reset = (ConnectionClosedError(endpoint_url="http://127.0.0.1:9"), None)
+    ddb, sent, budget = _botocore_answering(monkeypatch, ([reset] * 12 + [(200, _OK)]) * 6)
+    stats = _restore(ddb, budget, count=150)
+    assert stats.items_restored == 150 and stats.retries == 72 and len(sent) == 78
+
+
+def test_a_fault_that_outlasts_the_window_fails_the_restore(monkeypatch):
+    ddb, sent, budget = _botocore_answering(monkeypatch, [(400, _THROTTLED)] * 100, window=30.0)
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        _restore(ddb, budget, count=2)
+    # Delays of 1, 2, 4, 5, 5, 5, 5 s fit in 30 s; the eighth would not.
+    assert len(sent) == 8 and budget.ledger.throttled["BatchWriteItem"] == 8
 
 
 def test_an_exhausted_retry_budget_counts_the_items_failed():

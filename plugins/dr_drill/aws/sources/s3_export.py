@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from dr_drill.aws.client_errors import error_code
 from dr_drill.aws.import_table import find_drill_import, import_made, import_state, resume_or_start_import
-from dr_drill.aws.s3 import is_missing, list_keys, raise_named, read_object
+from dr_drill.aws.s3 import RESUME_BACKOFF, ResumingBody, is_missing, list_keys, raise_named, read_object
 from dr_drill.aws.sources.base import SourceAdapter
 from dr_drill.constants import BackupSource, RestoreMethod
 from dr_drill.contracts import BackupRef, DrillSpec, LocatedBackup, ScratchClaim, ScratchTable, VerifiedBackup
@@ -179,7 +179,7 @@ class _HashingReader:
 
 def _open_data_file(s3: Any, bucket: str, key: str) -> Any:
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+        return ResumingBody(s3, bucket, key, s3.get_object(Bucket=bucket, Key=key), RESUME_BACKOFF)
     except ClientError as err:
         if error_code(err) in ("NoSuchKey", "404", "NotFound"):
             raise BackupCorrupt(f"data file s3://{bucket}/{key} listed in the manifest is missing") from err
