@@ -3,7 +3,7 @@
 What moto 5.2 enforces of Object Lock, and so what these tests can prove: deleting a locked
 object version is refused (AccessDenied), in single and batch deletes. Like AWS, a PUT to the
 same key of a versioned bucket is accepted as a NEW version and leaves the locked version's
-bytes as they were; the chain verifier then sees the edited current version. moto does NOT
+bytes as they were; the chain verifier then sees the second version at that key. moto does NOT
 refuse shortening or removing a COMPLIANCE retention with PutObjectRetention (AWS does), and
 does not serve GetObjectRetention (HeadObject shows the retention instead), so no test relies
 on those.
@@ -11,13 +11,21 @@ on those.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
 
-from dr_drill.aws.evidence_store import Retention, bucket_has_object_lock, chain_entries, latest_evidence
-from dr_drill.core.evidence.chain import verify_chain
+from dr_drill.aws.evidence_store import (
+    AlreadyStored,
+    Retention,
+    bucket_has_object_lock,
+    chain_entries,
+    latest_evidence,
+    put_evidence,
+)
+from dr_drill.core.evidence.chain import record_sha256, verify_chain
 from tests.integration.evidence_chain import LOCKED_BUCKET, PLAIN_BUCKET, TABLE, seed_chain
 
 
@@ -46,7 +54,26 @@ def test_a_locked_record_cannot_be_deleted_and_an_overwrite_leaves_it_intact(evi
     s3.put_object(Bucket=LOCKED_BUCKET, Key=key, Body=original.replace(b'"failed"', b'"passed"'))
     assert s3.get_object(Bucket=LOCKED_BUCKET, Key=key, VersionId=version)["Body"].read() == original
     verdict = verify_chain(TABLE, chain_entries(s3, LOCKED_BUCKET, TABLE))
-    assert (verdict.break_kind, verdict.break_key) == ("edited", key)
+    assert (verdict.break_kind, verdict.break_key) == ("overwritten", key)
+    assert verdict.detail.startswith("2 versions are stored at this key, with different contents")
+
+
+def test_a_resealed_rewrite_of_the_newest_record_is_caught_and_a_second_write_refused(evidence_s3):
+    # A retried record task once wrote a second, validly sealed version of the newest record at
+    # its own key: every hash and link held, and only the versions tell.
+    s3 = evidence_s3
+    *_, newest = seed_chain(s3, LOCKED_BUCKET, 3)
+    record = json.loads(s3.get_object(Bucket=LOCKED_BUCKET, Key=newest)["Body"].read())
+    rewritten = {**record, "status": "passed", "generated_at": "2099-01-01T00:00:00+00:00"}
+    rewritten["evidence_sha256"] = record_sha256(rewritten)
+    with pytest.raises(AlreadyStored):
+        put_evidence(s3, LOCKED_BUCKET, newest, rewritten)
+    assert len(s3.list_object_versions(Bucket=LOCKED_BUCKET, Prefix=newest)["Versions"]) == 1
+    assert verify_chain(TABLE, chain_entries(s3, LOCKED_BUCKET, TABLE)).intact
+
+    s3.put_object(Bucket=LOCKED_BUCKET, Key=newest, Body=json.dumps(rewritten).encode())  # by hand, bypassing it
+    verdict = verify_chain(TABLE, chain_entries(s3, LOCKED_BUCKET, TABLE))
+    assert (verdict.intact, verdict.break_kind, verdict.break_key) == (False, "overwritten", newest)
 
 
 def test_the_chain_is_walked_over_every_page_and_the_latest_record_found(evidence_s3):

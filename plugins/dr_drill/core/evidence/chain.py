@@ -13,7 +13,9 @@ sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).enco
 They cover everything else in the record, the chain fields included, so editing, removing
 or reordering records breaks either a record's own hash or its successor's link. What the
 chain alone cannot show is the removal of the newest records; Object Lock and the head
-hash that ``verify-chain`` prints (to be kept elsewhere) cover that.
+hash that ``verify-chain`` prints (to be kept elsewhere) cover that. Nor can it see a record
+rewritten in place at its own key (a second version, newest record included): the walk looks
+at every stored version of every key and reports any key with more than one as ``overwritten``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 CHAIN_FIELDS = ("evidence_sequence", "previous_evidence_sha256", "evidence_sha256")
-BREAK_KINDS = ("edited", "missing", "reordered")
+BREAK_KINDS = ("edited", "missing", "reordered", "overwritten")
 
 
 def canonical_record_bytes(record: dict[str, Any]) -> bytes:
@@ -49,10 +51,16 @@ def seal(record: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, A
 
 @dataclass(frozen=True)
 class ChainEntry:
-    """One stored record: its key and its parsed JSON (None when the bytes are not a JSON object)."""
+    """One stored record: its key, its parsed JSON (None when the bytes are not a JSON object), and its versions.
+
+    ``versions`` counts the versions stored at the key (delete markers included); ``other_versions``
+    holds them parsed, when there are more than one.
+    """
 
     key: str
     record: dict[str, Any] | None
+    versions: int = 1
+    other_versions: tuple[dict[str, Any] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,14 @@ def _own_hash_problem(record: dict[str, Any] | None) -> str | None:
     if record_sha256(record) != record["evidence_sha256"]:
         return "its content no longer matches its evidence_sha256"
     return None
+
+
+def _overwrite_problem(entry: ChainEntry) -> str | None:
+    if entry.versions <= 1:
+        return None
+    sealed = {record_sha256(version) for version in entry.other_versions if version and CHAIN_FIELDS[2] in version}
+    what = "different contents" if len(sealed) > 1 or None in entry.other_versions else "the same contents"
+    return f"{entry.versions} versions are stored at this key, with {what}: a record is written once"
 
 
 def _link_problem(
@@ -120,6 +136,9 @@ def verify_chain(table_name: str, entries: Iterable[ChainEntry]) -> ChainVerdict
     hashes = [(entry.record or {}).get("evidence_sha256") for entry in entries]
     previous: dict[str, Any] | None = None
     for index, entry in enumerate(entries):
+        overwritten = _overwrite_problem(entry)
+        if overwritten:
+            return ChainVerdict(table_name, index + 1, False, "overwritten", entry.key, overwritten)
         problem = _own_hash_problem(entry.record)
         if problem:
             return ChainVerdict(table_name, index + 1, False, "edited", entry.key, problem)
