@@ -202,6 +202,7 @@ def drill_table(spec: dict[str, Any]) -> None:
             "validate": validate.task_id,
             "drop": drop.task_id,
         },
+        restore_part_task_ids=[part.task_id for part in parts],
         trigger_rule="all_done",
         **capped,
     )

@@ -51,7 +51,12 @@ CREATED = {
     "created_at": "2026-11-26T02:00:05+00:00",
 }
 DROPPED = {"deleted": True, "kept": False, "deleted_at": "2026-11-26T02:01:30+00:00"}
-RUN_CONTEXT = {"try_number": 2, "run_type": "manual", "triggering_user": "alice"}
+RUN_CONTEXT = {
+    "try_number": 2,
+    "run_type": "manual",
+    "triggering_user": "alice",
+    "step_tries": {"locate": 1, "restore_part_1": 2},
+}
 
 
 def drill_record(**steps: Any) -> dict[str, Any]:

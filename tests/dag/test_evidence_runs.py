@@ -51,7 +51,13 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
     assert second["previous_evidence_sha256"] == first["evidence_sha256"] and second["evidence_sequence"] == 2
 
     # Who and what ran it, and the scratch table's life.
-    assert second["run"] == {"try_number": 1, "run_type": "manual", "triggering_user": "dag_test"}
+    steps = ("locate", "verify", "create", "restore", "validate", "drop", *(f"restore_part_{n}" for n in range(1, 5)))
+    assert second["run"] == {
+        "try_number": 1,
+        "run_type": "manual",
+        "triggering_user": "dag_test",
+        "step_tries": dict.fromkeys(steps, 1),  # the unused restore parts ran once too, to skip
+    }
     assert second["software"]["apache-airflow"].startswith("3.")
     assert second["plan_entry"]["table_name"] == TABLE and len(second["plan_entry_sha256"]) == 64
     assert second["backup_identity"]["bucket"] == BACKUP_BUCKET and second["backup_identity"]["etag"]
@@ -115,3 +121,32 @@ def test_a_failed_drill_without_object_lock_says_so_and_names_step_and_reason(da
         Statistics=["Maximum"],
     )["Datapoints"]
     assert [point["Maximum"] for point in metrics] == [0.0]
+
+
+def test_evidence_that_cannot_be_stored_fails_the_drill_and_the_one_notification_says_so(dag, aws, account, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_BUCKET", "dr-drill-no-such-bucket")
+    taken_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    document = json_backup_document(TABLE, sample_items(TABLE, 20), taken_at)
+    put_json_backup(aws.client("s3"), BACKUP_BUCKET, document, taken_at)
+
+    assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.FAILED
+
+    # A restore that passed is not a PASSED drill when nothing proves it: one FAILED notification.
+    [envelope] = receive_notifications(aws.client("sqs"), account.queue_url)
+    assert envelope["TopicArn"] == account.failure_topic_arn
+    assert envelope["Subject"] == f"DR drill FAILED: {TABLE}"
+    body = json.loads(envelope["Message"])
+    assert body["evidence_stored"] is False and body["evidence_uri"] is None and body["report_uri"] is None
+    assert body["failure_step"] == "record" and "NoSuchBucket" in body["failure_reason"]
+    assert "Its evidence was NOT stored: " in body["summary"] and "NoSuchBucket" in body["evidence_not_stored_reason"]
+    assert body["items_restored"] == 20
+    metrics = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="BackupDR/Recovery",
+        MetricName="DrillSucceeded",
+        Dimensions=[{"Name": "TableName", "Value": TABLE}],
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum", "SampleCount"],
+    )["Datapoints"]
+    assert [(point["Maximum"], point["SampleCount"]) for point in metrics] == [(0.0, 1.0)]

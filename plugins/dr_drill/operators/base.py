@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from botocore.config import Config
 
 from dr_drill.aws.retries import DEFAULT_RETRY_WINDOW_SECONDS, RetryBudget, botocore_retries
@@ -30,6 +30,7 @@ from dr_drill.errors import DrillError
 from dr_drill.operators.settings import setting
 
 FAILURE_XCOM_KEY = "drill_failure"
+TRY_XCOM_KEY = "drill_try"  # the try whose result the step returned, for the record
 _REASON_LIMIT = 1000
 
 
@@ -115,6 +116,7 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.__dict__.pop("_retry_budget", None)  # each try has its own budget and counts
+        context["ti"].xcom_push(key=TRY_XCOM_KEY, value=context["ti"].try_number)
         return self.reporting_failures(context, lambda: self.run(context))
 
     def run(self, context: Context) -> dict[str, Any]:
@@ -124,6 +126,8 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         """Do ``work``; if it fails, push the failure for the record step and fail the task."""
         try:
             return work()
+        except AirflowSkipException:
+            raise  # nothing failed: a part with no share of the restore
         except DrillError as err:
             self._report_failure(context, err.reason, err.details)
             raise AirflowFailException(err.reason) from err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +10,20 @@ from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from dr_drill.aws.evidence_store import Retention, bucket_has_object_lock, latest_evidence, put_evidence, put_report
-from dr_drill.aws.scratch_tables import describe_table
+from dr_drill.aws.evidence_store import (
+    AlreadyStored,
+    Retention,
+    bucket_has_object_lock,
+    latest_evidence,
+    mark_output_sent,
+    output_was_sent,
+    put_evidence,
+    put_report,
+    stored_record,
+)
 from dr_drill.constants import Step
-from dr_drill.contracts import DrillOutcome, StepFailure
+from dr_drill.contracts import DrillOutcome, DroppedScratch, StepFailure
+from dr_drill.core.evidence.chain import record_sha256
 from dr_drill.core.evidence.notification import (
     METRIC_NAMESPACE,
     metric_data,
@@ -24,32 +34,40 @@ from dr_drill.core.evidence.notification import (
 )
 from dr_drill.core.evidence.record import build_evidence, evidence_key, report_key, validate_evidence
 from dr_drill.core.report.html import render_drill_report
-from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.base import FAILURE_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.settings import setting
 
 
-def run_facts(context: Context) -> dict[str, Any]:
-    """Return who and what ran the drill, as far as Airflow knows it."""
+def run_facts(context: Context, step_tries: dict[str, int | None] | None = None) -> dict[str, Any]:
+    """Return who and what ran the drill, as far as Airflow knows it, and which try of each step finished."""
     dag_run = context["dag_run"]
     run_type = getattr(dag_run, "run_type", None)
     return {
         "try_number": getattr(context["ti"], "try_number", None),
         "run_type": getattr(run_type, "value", run_type),
         "triggering_user": getattr(dag_run, "triggering_user_name", None),
+        "step_tries": step_tries or {},
     }
 
 
 class RecordDrillOperator(DrillStepOperator):
-    """Write the evidence record, the metrics and the notification, for passed and failed drills.
+    """Write the evidence record, then the metrics and the notification, for passed and failed drills.
 
     Returns a ``DrillOutcome``. Each record is linked to the table's previous one
-    (``dr_drill.core.evidence.chain``) and stored with an Object Lock retention when the
+    (``dr_drill.core.evidence.chain``) and stored once, with an Object Lock retention when the
     evidence bucket has Object Lock (EVIDENCE_RETENTION_MODE, default COMPLIANCE;
     EVIDENCE_RETENTION_DAYS, default 400); its HTML report goes beside it, at the same key
     with ``.html``.
 
+    The record is made from what the steps handed on, with no call to the services they used
+    (DynamoDB may be what failed). A retried task finds the record its earlier try stored,
+    checks it, and reuses it; metrics and the notification are sent once per drill, after the
+    record is stored, and say whether it was. A record that cannot be stored fails the drill
+    (step ``record``), is announced as such, and fails the task without a retry.
+
     :param step_task_ids: task ids of locate, verify, create, restore and validate, by role,
         and optionally ``drop`` (the teardown) for when the scratch table was deleted.
+    :param restore_part_task_ids: the restore tasks of a split restore, whose tries the record lists.
     """
 
     template_fields: Sequence[str] = ("spec",)
@@ -63,9 +81,12 @@ class RecordDrillOperator(DrillStepOperator):
         "validate": Step.VALIDATE,
     }
 
-    def __init__(self, *, step_task_ids: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, *, step_task_ids: dict[str, str], restore_part_task_ids: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.step_task_ids = step_task_ids
+        self.restore_part_task_ids = restore_part_task_ids
 
     def _outcome(self, context: Context) -> tuple[dict[str, Any | None], StepFailure | None]:
         """Return each step's result (as XCom holds it) and the first failure, inferred when a task died without one."""
@@ -84,50 +105,63 @@ class RecordDrillOperator(DrillStepOperator):
             return results, failure
         return results, None
 
-    def run(self, context: Context) -> dict[str, Any]:
-        spec = self.drill
+    def _step_tries(self, context: Context) -> dict[str, int | None]:
+        """The try of each step's task that the record's figures come from (earlier tries failed)."""
+        parts = {task_id.rpartition(".")[2]: task_id for task_id in self.restore_part_task_ids}
+        task_ids = {**self.step_task_ids, **parts}
+        return {role: self.pull(context, task_id, TRY_XCOM_KEY) for role, task_id in task_ids.items()}
+
+    def _draft(self, context: Context) -> Callable[..., dict[str, Any]]:
+        """Return the record's builder, given its storage and previous record, from what the steps handed on."""
         results, failure = self._outcome(context)
         dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
+        spec = self.drill
+
+        def draft(storage: dict[str, Any] | None, previous: dict[str, Any] | None, unstored: str | None = None):
+            not_stored = StepFailure(step=Step.RECORD, reason=f"the evidence could not be stored: {unstored}")
+            return build_evidence(
+                spec,
+                located=results["locate"],
+                verified=results["verify"],
+                restored=results["restore"],
+                validated=results["validate"],
+                # Known from the teardown's own result; unknown (null) when it did not report one.
+                scratch_deleted=DroppedScratch.from_xcom(dropped).deleted if dropped else None,
+                failure=failure or (not_stored if unstored else None),
+                generated_at=now(),
+                created=results["create"],
+                dropped=dropped,
+                run=run_facts(context, self._step_tries(context)),
+                previous=previous,
+                storage=storage,
+            )
+
+        return draft
+
+    def run(self, context: Context) -> dict[str, Any]:
+        spec = self.drill
         key = evidence_key(spec.table_name, spec.drill_id)
         evidence_uri = f"s3://{spec.evidence_bucket}/{key}"
-        clients = self.clients()
+        s3 = self.clients().s3()
+        record, unstored = self._record_once(s3, key, self._draft(context))
+        report_uri = None if unstored else f"s3://{spec.evidence_bucket}/{report_key(key)}"
         # Each output is attempted even when another fails: a failed drill must still be heard of.
         errors = []
-        storage = previous = None
-        try:
-            storage, previous = self._storage(clients.s3(), key)
-        except Exception as err:  # noqa: BLE001 - collected and raised below
-            errors.append(self._output_failed("store_evidence", err))
-        record = build_evidence(
-            spec,
-            located=results["locate"],
-            verified=results["verify"],
-            restored=results["restore"],
-            validated=results["validate"],
-            scratch_deleted=describe_table(clients.dynamodb(), spec.scratch_table) is None,
-            failure=failure,
-            generated_at=now(),
-            created=results["create"],
-            dropped=dropped,
-            run=run_facts(context),
-            previous=previous,
-            storage=storage,
-        )
-        validate_evidence(record)
-        report_uri: str | None = None
-        if storage is not None:
+        if not unstored:
             try:
-                self._store(clients.s3(), record, storage)
-                report_uri = f"s3://{spec.evidence_bucket}/{storage['report_key']}"
+                put_report(s3, spec.evidence_bucket, report_key(key), render_drill_report(record), _lock(record))
             except Exception as err:  # noqa: BLE001 - collected and raised below
-                errors.append(self._output_failed("store_evidence", err))
-        for output in (self._publish_metrics, self._notify):
+                errors.append(self._output_failed("report", err))
+        for name, output in (("metrics", self._publish_metrics), ("notification", self._notify)):
             try:
-                output(record, evidence_uri, report_uri)
+                self._once(s3, key, name, lambda send=output: send(record, report_uri, unstored), markable=not unstored)
             except Exception as err:  # noqa: BLE001 - collected and raised below
-                errors.append(self._output_failed(output.__name__.lstrip("_"), err))
+                errors.append(self._output_failed(name, err))
+        if unstored:
+            # Not retried: the notification said so already, and a retry would announce the drill twice.
+            raise AirflowFailException("; ".join([f"the evidence could not be stored: {unstored}", *errors]))
         if errors:
-            raise RuntimeError("; ".join(errors))
+            raise RuntimeError("; ".join(errors))  # retried: the retry reuses the stored record
         self.log.info(
             "Drill %s of %s %s; evidence at %s", spec.drill_id, spec.table_name, record["status"], evidence_uri
         )
@@ -139,6 +173,52 @@ class RecordDrillOperator(DrillStepOperator):
             failure=record["failure"],
         ).to_xcom()
 
+    def _record_once(
+        self, s3: Any, key: str, draft: Callable[..., dict[str, Any]]
+    ) -> tuple[dict[str, Any], str | None]:
+        """Return the drill's stored record, this try's or an earlier one's; or an unstored one, and why."""
+        bucket = self.drill.evidence_bucket
+        try:
+            existing = stored_record(s3, bucket, key)
+            if existing is None:
+                storage, previous = self._storage(s3, key)
+                record = draft(storage, previous)
+                validate_evidence(record)
+                try:
+                    put_evidence(s3, bucket, key, record, _lock(record))
+                except AlreadyStored:  # another try got there first: its record is the one
+                    existing = stored_record(s3, bucket, key)
+                else:
+                    self._log_stored(record)
+                    return record, None
+            return self._reused(existing, key), None
+        except Exception as err:  # noqa: BLE001 - the drill is still announced, as not recorded
+            problem = f"{type(err).__name__}: {err}"[:500]
+            self.log.error("The evidence of drill %s could not be stored at %s: %s", self.drill.drill_id, key, problem)
+            record = draft(None, None, problem)
+            validate_evidence(record)
+            return record, problem
+
+    def _reused(self, existing: dict[str, Any] | None, key: str) -> dict[str, Any]:
+        """Check that the record an earlier try stored is this drill's and intact, and return it."""
+        if not existing or existing.get("drill_id") != self.drill.drill_id:
+            raise ValueError(f"{key} holds a record that is not drill {self.drill.drill_id}'s")
+        if record_sha256(existing) != existing.get("evidence_sha256"):
+            raise ValueError(f"{key} no longer matches its evidence_sha256")
+        self.log.info("Reusing the record an earlier try stored at %s (sha256 %s)", key, existing["evidence_sha256"])
+        return existing
+
+    def _once(self, s3: Any, key: str, output: str, send: Callable[[], Any], *, markable: bool) -> None:
+        """Send ``output`` unless an earlier try did; leave a marker beside the record once it is sent."""
+        bucket = self.drill.evidence_bucket
+        if markable and output_was_sent(s3, bucket, key, output):
+            self.log.info("The %s of this drill was sent by an earlier try: not sent again", output)
+            return
+        sent = send()
+        if markable:
+            facts = {"drill_id": self.drill.drill_id, "sent_at": now(), **(sent or {})}
+            mark_output_sent(s3, bucket, key, output, facts)
+
     def _output_failed(self, name: str, err: Exception) -> str:
         self.log.error("Recording %s failed: %s: %s", name, type(err).__name__, err)
         return f"{name}: {type(err).__name__}: {err}"
@@ -149,6 +229,8 @@ class RecordDrillOperator(DrillStepOperator):
         retention = Retention.from_settings(setting("EVIDENCE_RETENTION_MODE"), setting("EVIDENCE_RETENTION_DAYS"))
         locked = bucket_has_object_lock(s3, bucket)
         retain_until = retention.until(now()) if locked else None
+        if not locked:
+            self.log.warning("Evidence bucket %s has no Object Lock: the record is stored but not write-once", bucket)
         storage = {
             "bucket": bucket,
             "key": key,
@@ -159,39 +241,42 @@ class RecordDrillOperator(DrillStepOperator):
         }
         return storage, latest_evidence(s3, bucket, self.drill.table_name, exclude_key=key)
 
-    def _store(self, s3: Any, record: dict[str, Any], storage: dict[str, Any]) -> None:
-        """Store the sealed record and its report, locked until ``retain_until`` where the bucket allows."""
-        bucket = storage["bucket"]
-        lock = None
-        if storage["retain_until"]:
-            lock = (storage["retention_mode"], datetime.fromisoformat(storage["retain_until"]))
-        else:
-            self.log.warning("Evidence bucket %s has no Object Lock: the record is stored but not write-once", bucket)
-        put_evidence(s3, bucket, storage["key"], record, lock)
-        put_report(s3, bucket, storage["report_key"], render_drill_report(record), lock)
+    def _log_stored(self, record: dict[str, Any]) -> None:
         self.log.info(
             "Stored evidence %s (sequence %s, sha256 %s)",
-            storage["key"],
+            record["storage"]["key"],
             record["evidence_sequence"],
             record["evidence_sha256"],
         )
 
-    def _publish_metrics(self, record: dict[str, Any], evidence_uri: str, report_uri: str | None) -> None:
+    def _publish_metrics(self, record: dict[str, Any], report_uri: str | None, unstored: str | None) -> None:
         self.aws_client("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=metric_data(record, now()))
 
-    def _notify(self, record: dict[str, Any], evidence_uri: str, report_uri: str | None) -> None:
+    def _notify(self, record: dict[str, Any], report_uri: str | None, unstored: str | None) -> dict[str, Any] | None:
         spec = self.drill
         topic = notification_topic(record["status"], spec.success_topic_arn, spec.failure_topic_arn)
         if not topic:
             self.log.warning("Neither SUCCESS_TOPIC_ARN nor FAILURE_TOPIC_ARN is set: nobody was notified")
-            return
-        SnsHook(**self._aws_kwargs(), config=self._config()).publish_to_target(
+            return None
+        hook = SnsHook(**self._aws_kwargs(), config=self._config())
+        self.retry_budget().install(hook.conn)
+        evidence_uri = f"s3://{spec.evidence_bucket}/{evidence_key(spec.table_name, spec.drill_id)}"
+        message_id = hook.publish_to_target(
             target_arn=topic,
             subject=notification_subject(record),
-            message=notification_message(record, evidence_uri, report_uri),
+            message=notification_message(record, evidence_uri, report_uri, unstored),
             message_attributes=notification_attributes(record),
         )
-        self.log.info("Notified %s", topic)
+        self.log.info("Notified %s (message %s)", topic, message_id)
+        return {"topic": topic, "message_id": message_id}
+
+
+def _lock(record: dict[str, Any]) -> tuple[str, datetime] | None:
+    """The Object Lock (mode, retain until) a stored record asks for, for itself and its report."""
+    storage = record.get("storage") or {}
+    if not storage.get("retain_until"):
+        return None
+    return storage["retention_mode"], datetime.fromisoformat(storage["retain_until"])
 
 
 class DrillVerdictOperator(BaseOperator):

@@ -28,31 +28,42 @@ def notification_subject(record: dict[str, Any]) -> str:
     return head + table
 
 
-def _summary(record: dict[str, Any]) -> str:
-    """One sentence a person reads first: the result, the failing step and reason, RTO and RPO."""
+def _summary(record: dict[str, Any], storage_problem: str | None = None) -> str:
+    """One sentence a person reads first: the result, the failing step and reason, RTO and RPO, and the evidence."""
     objectives = record["objectives"]
     met = {True: "met", False: "MISSED", None: "not measured"}
     head = f"DR drill of {record['table_name']} {record['status'].upper()}"
     if record["failure"]:
         head += f" at step {record['failure']['step']}: {record['failure']['reason']}"
-    return (
+    summary = (
         f"{head}. RTO {met[objectives['rto_met']]} (target {objectives['rto_target_seconds']} s),"
         f" RPO {met[objectives['rpo_met']]} (target {objectives['rpo_target_seconds']} s)."
     )
+    if storage_problem:
+        summary += f" Its evidence was NOT stored: {storage_problem}."
+    return summary
 
 
-def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: str | None = None) -> str:
-    """Return the JSON body: identifiers, figures, the report link and the reason; never item contents."""
+def notification_message(
+    record: dict[str, Any], evidence_uri: str | None, report_uri: str | None = None, storage_problem: str | None = None
+) -> str:
+    """Return the JSON body: identifiers, figures, the evidence's storage, the report link and the reason.
+
+    Sent once the evidence is stored, or known not to be: ``storage_problem`` says why it is not,
+    and then no link to evidence is given. Never item contents.
+    """
     objectives = record["objectives"]
+    stored = storage_problem is None
     message: dict[str, Any] = {
         "status": record["status"],
         "table_name": record["table_name"],
         "drill_id": record["drill_id"],
         "run_id": record["run_id"],
-        "summary": _summary(record),
-        "evidence_uri": evidence_uri,
-        "report_uri": report_uri,
-        "evidence_sha256": record.get("evidence_sha256"),
+        "summary": _summary(record, storage_problem),
+        "evidence_stored": stored,
+        "evidence_uri": evidence_uri if stored else None,
+        "report_uri": report_uri if stored else None,
+        "evidence_sha256": record.get("evidence_sha256") if stored else None,
         "backup_location": record["backup"]["location"],
         "items_restored": record["restore"]["items_restored"],
         "items_restored_counted_by": record["restore"].get("items_restored_counted_by"),
@@ -64,6 +75,8 @@ def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: 
         "rpo_target_seconds": objectives["rpo_target_seconds"],
         "rpo_met": objectives["rpo_met"],
     }
+    if not stored:
+        message["evidence_not_stored_reason"] = storage_problem
     if record["failure"]:
         message["failure_step"] = record["failure"]["step"]
         message["failure_reason"] = record["failure"]["reason"]

@@ -109,7 +109,7 @@ def _backup_block(
 
 def _scratch_block(
     spec: DrillSpec,
-    scratch_deleted: bool,
+    scratch_deleted: bool | None,
     created: ScratchTable | None,
     restored: RestoreResult | None,
     dropped: DroppedScratch | None,
@@ -119,7 +119,7 @@ def _scratch_block(
         "deleted": scratch_deleted,
         "created_at": scratch_created_at(created, restored),
         "deleted_at": dropped.deleted_at if dropped and scratch_deleted else None,
-        "kept": (dropped.kept if dropped else spec.keep_scratch_table) and not scratch_deleted,
+        "kept": bool(dropped and dropped.kept) and not scratch_deleted,
         "indexes": list(created.indexes) if created else [],
     }
 
@@ -168,13 +168,16 @@ def _restore_block(restored: RestoreResult | None, validated: ValidationResult |
             "items_per_second": None,
         }
     items, counted_by = _restored_count(restored, validated)
+    # The try that finished: its own start, so that its duration and its rate tell the same story
+    # (an earlier try that failed, and Airflow's wait before the next, are in the RTO instead).
+    started_at = restored.writes_started_at or restored.started_at
     return {
         "items_restored": items,
         "items_restored_counted_by": counted_by,
         "items_failed": restored.items_failed,
-        "started_at": restored.started_at,
+        "started_at": started_at,
         "finished_at": restored.finished_at,
-        "duration_seconds": seconds_between(restored.started_at, restored.finished_at),
+        "duration_seconds": seconds_between(started_at, restored.finished_at),
         "method": restored.method.value,
         "workers": restored.workers,
         "tasks": restored.parts,
@@ -289,6 +292,7 @@ def _run_block(spec: DrillSpec, run: dict[str, Any] | None) -> dict[str, Any]:
         "try_number": run.get("try_number"),
         "run_type": run.get("run_type") or _run_type(spec.run_id),
         "triggering_user": run.get("triggering_user"),
+        "step_tries": dict(run.get("step_tries") or {}),
     }
 
 
@@ -377,7 +381,7 @@ def build_evidence(
     verified: VerifiedBackup | dict[str, Any] | None,
     restored: RestoreResult | dict[str, Any] | None,
     validated: ValidationResult | dict[str, Any] | None,
-    scratch_deleted: bool,
+    scratch_deleted: bool | None,
     failure: StepFailure | dict[str, Any] | None,
     generated_at: datetime,
     created: ScratchTable | dict[str, Any] | None = None,

@@ -48,7 +48,7 @@ def test_canonical_number_of_decimals(text, expected):
 
 @pytest.mark.parametrize("bad", [Decimal("NaN"), Decimal("Infinity")])
 def test_non_finite_numbers_are_refused(bad):
-    with pytest.raises(ValueError, match="not a number DynamoDB can store"):
+    with pytest.raises(ValueError, match="NaN and infinity are not numbers DynamoDB can store"):
         canonical_number(bad)
 
 
