@@ -123,7 +123,9 @@ def test_a_failed_drill_without_object_lock_says_so_and_names_step_and_reason(da
     assert [point["Maximum"] for point in metrics] == [0.0]
 
 
-def test_evidence_that_cannot_be_stored_fails_the_drill_and_the_one_notification_says_so(dag, aws, account, monkeypatch):
+def test_evidence_that_cannot_be_stored_fails_the_drill_and_its_one_notification_says_so(
+    dag, aws, account, monkeypatch
+):
     monkeypatch.setenv("EVIDENCE_BUCKET", "dr-drill-no-such-bucket")
     taken_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
     document = json_backup_document(TABLE, sample_items(TABLE, 20), taken_at)
