@@ -61,7 +61,10 @@ def server_side_dag(dag_id, spec, located, timeout=timedelta(minutes=5)):
             check_interval=0.2,
         )
         drop = DropScratchTableOperator(
-            task_id="drop_scratch_table", spec=spec, claim_task_ids=[create.task_id, restore.task_id]
+            task_id="drop_scratch_table",
+            spec=spec,
+            claim_task_ids=[create.task_id, restore.task_id],
+            check_interval=0.2,
         )
         create >> restore >> drop
         drop.as_teardown(setups=create)

@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import botocore.client
+import botocore.exceptions
 import pytest
 from airflow.sdk import DagRunState
 
@@ -229,3 +230,77 @@ def test_trigger_reports_the_deadline_so_the_drill_fails_clearly(aws, monkeypatc
     classpath, kwargs = trigger.serialize()
     assert classpath == "dr_drill.triggers.server_side_restore.ServerSideRestoreTrigger"
     assert kwargs["deadline"] == trigger.deadline
+
+
+def _restore_state_answering(monkeypatch, where, answers):
+    """Make ``where``'s restore state give ``answers`` first (a state, or an error to raise), then the real one."""
+    import importlib
+
+    module = importlib.import_module(where)
+    real = module.table_restore_state
+    polls = []
+
+    def answering(ddb, name):
+        polls.append(name)
+        answer = answers.pop(0) if answers else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer or real(ddb, name)
+
+    monkeypatch.setattr(module, "table_restore_state", answering)
+    return polls
+
+
+def _native_restore(aws, run_id, timeout=timedelta(minutes=5)):
+    ddb = aws.client("dynamodb")
+    create_source(ddb)
+    backup_arn = ddb.create_backup(TableName=SOURCE, BackupName="nightly")["BackupDetails"]["BackupArn"]
+    spec = step_spec(run_id)
+    run = server_side_dag(run_id.replace("-", "_"), spec, located_backup(backup_arn=backup_arn), timeout).test()
+    return run, spec, ddb
+
+
+_CREATING = {"state": "running", "table_status": "CREATING"}
+
+
+def test_a_restore_that_stays_creating_for_several_polls_is_awaited_in_the_triggerer(aws, monkeypatch):
+    polls = _restore_state_answering(monkeypatch, "dr_drill.aws.sources.base", [_CREATING] * 3)
+
+    run, spec, ddb = _native_restore(aws, "server-side-slow")
+
+    assert run.state == "success" and run.get_task_instance("restore").state == "success"
+    assert polls == [spec["scratch_table"]] * 4  # three answers of CREATING, then ACTIVE
+    assert describe_table(ddb, spec["scratch_table"]) is None
+
+
+def test_a_restore_that_never_finishes_fails_at_its_deadline_and_the_teardown_waits_without_a_worker(
+    aws, monkeypatch
+):
+    _restore_state_answering(monkeypatch, "dr_drill.aws.sources.base", [_CREATING] * 1000)
+    teardown_checks = _restore_state_answering(monkeypatch, "dr_drill.operators.scratch", [_CREATING])
+    trigger_polls = _restore_state_answering(monkeypatch, "dr_drill.triggers.server_side_restore", [_CREATING] * 2)
+
+    run, spec, ddb = _native_restore(aws, "server-side-stuck", timeout=timedelta(seconds=1))
+
+    assert run.state == "failed"
+    restore = run.get_task_instance("restore")
+    failure = restore.xcom_pull(task_ids="restore", key="drill_failure")
+    assert failure["step"] == "restore" and "did not finish within 0:00:01" in failure["reason"]
+    # The teardown found the table not yet deletable, deferred, and deleted it once it settled.
+    assert run.get_task_instance("drop_scratch_table").state == "success"
+    assert (len(teardown_checks), len(trigger_polls)) == (2, 3)  # checked, deferred, polled thrice, checked
+    assert describe_table(ddb, spec["scratch_table"]) is None
+
+
+def test_an_aws_error_in_the_triggerer_reaches_the_drills_failure(aws, monkeypatch):
+    denied = botocore.exceptions.ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "not allowed to DescribeTable"}}, "DescribeTable"
+    )
+    _restore_state_answering(monkeypatch, "dr_drill.aws.sources.base", [denied])
+
+    run, spec, _ = _native_restore(aws, "server-side-denied")
+
+    failure = run.get_task_instance("restore").xcom_pull(task_ids="restore", key="drill_failure")
+    assert run.state == "failed" and failure["step"] == "restore"
+    assert "polling " + spec["scratch_table"] + " failed: ClientError" in failure["reason"]
+    assert "AccessDeniedException" in failure["reason"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk import BaseOperator, Context
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,13 +15,15 @@ from dr_drill.aws.scratch_tables import (
     scratch_definition,
     sweep_stale_scratch_tables,
 )
-from dr_drill.aws.server_side import remove_scratch_table
+from dr_drill.aws.server_side import remove_scratch_table, table_restore_state
 from dr_drill.aws.sources import adapter_class
 from dr_drill.constants import Step
 from dr_drill.contracts import DroppedScratch, LocatedBackup, ScratchClaim, ScratchTable
 from dr_drill.core.restore.scratch import index_names
+from dr_drill.errors import DrillError
 from dr_drill.operators.base import AwsStepMixin, DrillStepOperator, now
 from dr_drill.operators.settings import read_settings
+from dr_drill.triggers.server_side_restore import ScratchTableSettledTrigger
 
 SCRATCH_CLAIM_XCOM_KEY = "scratch_claim"
 
@@ -100,9 +102,18 @@ class DropScratchTableOperator(DrillStepOperator):
 
     step = Step.DROP_SCRATCH_TABLE
 
-    def __init__(self, *, claim_task_ids: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        claim_task_ids: Sequence[str] = (),
+        settle_timeout: timedelta = timedelta(hours=6),
+        check_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.claim_task_ids = list(claim_task_ids)
+        self.settle_timeout = settle_timeout
+        self.check_interval = check_interval
 
     def _claim(self, context: Context) -> ScratchClaim | None:
         claims = [self.pull(context, task_id, SCRATCH_CLAIM_XCOM_KEY) for task_id in self.claim_task_ids]
@@ -113,7 +124,10 @@ class DropScratchTableOperator(DrillStepOperator):
         spec = self.drill
         adapter = self.source_adapter()
         ddb = adapter.clients.dynamodb()  # one client, for the teardown and the adapter's provenance check
-        indexes = tuple(index_names(describe_table(ddb, spec.scratch_table) or {}))
+        table = describe_table(ddb, spec.scratch_table)
+        if table is not None and table_restore_state(ddb, spec.scratch_table)["state"] != "done":
+            self._defer_until_settled()  # a server-side restore still filling it: DynamoDB refuses the delete
+        indexes = tuple(index_names(table or {}))
         if spec.keep_scratch_table:
             self.log.info("Keeping scratch table %s as keep_scratch_table asks", spec.scratch_table)
             return DroppedScratch(deleted=False, kept=True, indexes=indexes).to_xcom()
@@ -122,6 +136,32 @@ class DropScratchTableOperator(DrillStepOperator):
         deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill)
         self.log.info("Scratch table %s %s", spec.scratch_table, "deleted" if deleted else "did not exist")
         return DroppedScratch(deleted=deleted, kept=False, deleted_at=now().isoformat(), indexes=indexes).to_xcom()
+
+
+    def _defer_until_settled(self) -> NoReturn:
+        deadline = now() + self.settle_timeout
+        self.log.info("Waiting in the triggerer for %s to be deletable (until %s)", self.drill.scratch_table, deadline)
+        self.defer(
+            trigger=ScratchTableSettledTrigger(
+                table_name=self.drill.scratch_table,
+                deadline=deadline.isoformat(),
+                poll_seconds=self.check_interval,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+            ),
+            method_name="execute_complete",
+            timeout=self.settle_timeout + timedelta(minutes=10),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume once the table settled (or did not): delete it now, or fail saying it is left to the sweep."""
+        return self.reporting_failures(context, lambda: self._after_settling(context, event))
+
+    def _after_settling(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        if event["state"] != "done":
+            reason = event.get("reason") or f"it was still not deletable at {event.get('deadline')}"
+            raise DrillError(f"scratch table {self.drill.scratch_table} was not deleted: {reason}")
+        return self.run(context)
 
 
 class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):

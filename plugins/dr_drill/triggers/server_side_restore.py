@@ -1,4 +1,10 @@
-"""Waiting for a server-side restore in the triggerer, so no worker slot is held for minutes or hours."""
+"""Waiting in the triggerer for DynamoDB, so that no worker slot is held for minutes or hours.
+
+Two waits: a server-side restore filling the scratch table (the restore step), and a scratch
+table settling (ACTIVE, or gone) before the teardown can delete it. Each poll runs the blocking
+describe call in a thread, on a client with the drill's retry budget, so transient faults are
+ridden out; anything else, and the deadline, become an event whose reason reaches the evidence.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +18,97 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.config import Config
 
-from dr_drill.aws.retries import botocore_retries
+from dr_drill.aws.retries import RetryBudget, botocore_retries
+from dr_drill.aws.scratch_tables import describe_table
+from dr_drill.aws.server_side import table_restore_state
 from dr_drill.aws.sources import Clients, adapter_for
 
+# A poll's own budget: shorter than the step's, as the next poll is a retry too.
+POLL_RETRY_WINDOW_SECONDS = 60.0
 
-class ServerSideRestoreTrigger(BaseTrigger):
+
+class _DynamoDBWait(BaseTrigger):
+    """Poll until ``_state`` says done or failed, or the deadline passes; every event carries ``carried``."""
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        deadline: str,
+        poll_seconds: float = 10.0,
+        aws_conn_id: str = "aws_default",
+        region_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.table_name = table_name
+        self.deadline = deadline
+        self.poll_seconds = poll_seconds
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "table_name": self.table_name,
+            "deadline": self.deadline,
+            "poll_seconds": self.poll_seconds,
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+        }
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
+
+    def _dynamodb(self) -> Any:
+        hook = AwsBaseHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            client_type="dynamodb",
+            config=Config(retries=botocore_retries()),
+        )
+        return RetryBudget(POLL_RETRY_WINDOW_SECONDS).install(hook.conn)
+
+    @property
+    def carried(self) -> dict[str, Any]:
+        return {}
+
+    def _state(self, ddb: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _poll(self, ddb: Any | None) -> tuple[Any, dict[str, Any]]:
+        try:
+            ddb = ddb or self._dynamodb()
+            return ddb, self._state(ddb)
+        except Exception as err:  # noqa: BLE001 - reported as the event, for the task to fail with
+            return ddb, {"state": "failed", "reason": f"polling {self.table_name} failed: {type(err).__name__}: {err}"}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        deadline = datetime.fromisoformat(self.deadline)
+        started = time.monotonic()
+        ddb = None
+        polls = 0
+        while True:
+            ddb, status = await asyncio.to_thread(self._poll, ddb)
+            polls += 1
+            elapsed = {"waited_seconds": round(time.monotonic() - started, 1), "polls": polls}
+            if status["state"] in ("done", "failed"):
+                yield TriggerEvent({**status, **self.carried, **elapsed})
+                return
+            if datetime.now(UTC) >= deadline:
+                yield TriggerEvent({"state": "timeout", "deadline": self.deadline, **self.carried, **elapsed})
+                return
+            self.log.info(
+                "%s still not ready after %.0f s (%s)",
+                self.table_name,
+                elapsed["waited_seconds"],
+                ", ".join(f"{key}={value}" for key, value in status.items() if key != "state"),
+            )
+            await asyncio.sleep(self.poll_seconds)
+
+
+class ServerSideRestoreTrigger(_DynamoDBWait):
     """Poll a server-side restore into the scratch table until it is done, failed or past its deadline.
 
-    An error while polling becomes a ``failed`` event with its reason, so the restore step
-    fails with it rather than the trigger dying without a word. Every event carries back what
-    the restore step needs to finish: ``import_arn`` and ``accepted_at``.
+    Every event carries back what the restore step needs to finish: ``import_arn`` and ``accepted_at``.
 
     :param source: the drill's backup source, whose adapter knows how its restore reports progress.
     :param table_name: the scratch table being restored.
@@ -32,75 +119,29 @@ class ServerSideRestoreTrigger(BaseTrigger):
     """
 
     def __init__(
-        self,
-        *,
-        source: str,
-        table_name: str,
-        deadline: str,
-        import_arn: str | None = None,
-        accepted_at: str | None = None,
-        poll_seconds: float = 10.0,
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
+        self, *, source: str, import_arn: str | None = None, accepted_at: str | None = None, **kwargs: Any
     ) -> None:
-        super().__init__()
+        super().__init__(**kwargs)
         self.source = source
-        self.table_name = table_name
-        self.deadline = deadline
         self.import_arn = import_arn
         self.accepted_at = accepted_at
-        self.poll_seconds = poll_seconds
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "source": self.source,
-                "table_name": self.table_name,
-                "deadline": self.deadline,
-                "import_arn": self.import_arn,
-                "accepted_at": self.accepted_at,
-                "poll_seconds": self.poll_seconds,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-            },
-        )
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "source": self.source, **self.carried}
 
-    def _dynamodb(self) -> Any:
-        hook = AwsBaseHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            client_type="dynamodb",
-            config=Config(retries=botocore_retries()),
-        )
-        return hook.conn
+    @property
+    def carried(self) -> dict[str, Any]:
+        return {"import_arn": self.import_arn, "accepted_at": self.accepted_at}
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        # No aiobotocore here: the blocking describe calls run in a thread, one every poll.
-        ddb = await asyncio.to_thread(self._dynamodb)
+    def _state(self, ddb: Any) -> dict[str, Any]:
         adapter = adapter_for(self.source, Clients(s3=lambda: None, dynamodb=lambda: ddb))
-        deadline = datetime.fromisoformat(self.deadline)
-        started = time.monotonic()
-        carried = {"import_arn": self.import_arn, "accepted_at": self.accepted_at}
-        while True:
-            try:
-                status = await asyncio.to_thread(adapter.restore_state, self.table_name, self.import_arn)
-            except Exception as err:  # noqa: BLE001 - reported as the event, for the restore step to fail with
-                status = {"state": "failed", "reason": f"polling the restore failed: {type(err).__name__}: {err}"}
-            elapsed = time.monotonic() - started
-            if status["state"] in ("done", "failed"):
-                yield TriggerEvent({**status, **carried, "waited_seconds": round(elapsed, 1)})
-                return
-            if datetime.now(UTC) >= deadline:
-                timeout = {"state": "timeout", "waited_seconds": round(elapsed, 1), "deadline": self.deadline}
-                yield TriggerEvent({**timeout, **carried})
-                return
-            self.log.info(
-                "Restore into %s still running after %.0f s (%s)",
-                self.table_name,
-                elapsed,
-                ", ".join(f"{key}={value}" for key, value in status.items() if key != "state"),
-            )
-            await asyncio.sleep(self.poll_seconds)
+        return adapter.restore_state(self.table_name, self.import_arn)
+
+
+class ScratchTableSettledTrigger(_DynamoDBWait):
+    """Poll the scratch table until DynamoDB will delete it (ACTIVE, restore finished) or it is gone."""
+
+    def _state(self, ddb: Any) -> dict[str, Any]:
+        if describe_table(ddb, self.table_name) is None:
+            return {"state": "done", "table_status": None}
+        return table_restore_state(ddb, self.table_name)
