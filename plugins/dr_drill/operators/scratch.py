@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -168,11 +169,7 @@ class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         max_age = timedelta(hours=int(self.max_age_hours))
         prefix = read_settings().scratch_prefix
-        ti = context["ti"]
-
-        def run_state(dag_id: str, run_id: str) -> str | None:
-            return dag_run_state(ti, dag_id, run_id)
-
+        run_state = partial(dag_run_state, context["ti"])
         try:
             key = ownership_key()
             deleted = sweep_scratch_tables(
