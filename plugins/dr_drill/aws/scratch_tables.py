@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,9 @@ from dr_drill.errors import RestoreIncomplete, UnsafeTarget
 log = logging.getLogger(__name__)
 # The state of DAG run (dag_id, run_id) in Airflow's records, or None when it has none.
 RunState = Callable[[str, str], str | None]
+# How long the tags of a table the drill just tagged may take to show (TagResource is eventually consistent).
+TAGS_SETTLE_ATTEMPTS = 10
+TAGS_SETTLE_SECONDS = 1.0
 
 
 def describe_table(ddb: Any, table_name: str) -> dict[str, Any] | None:
@@ -137,6 +141,21 @@ def tag_as_scratch(ddb: Any, table: dict[str, Any], *, spec: DrillSpec, key: Own
     ddb.tag_resource(ResourceArn=table["TableArn"], Tags=ownership_tags(key, owner))
 
 
+def _read_back_tags(
+    ddb: Any, table: dict[str, Any], *, prefix: str, run_id: str, key: OwnershipKey
+) -> tuple[dict[str, str], bool]:
+    # TagResource is eventually consistent: for a few seconds ListTagsOfResource may still
+    # answer with the previous (empty) tag set, which must not pass for tags that were lost.
+    for attempt in range(TAGS_SETTLE_ATTEMPTS):
+        tags = table_tags(ddb, table["TableArn"])
+        owner = proven_owner(table["TableName"], tags, table_creation_time(table), key, prefix=prefix)
+        if owner is not None and owner.run_id == run_id[:256]:
+            return tags, True
+        if attempt + 1 < TAGS_SETTLE_ATTEMPTS:
+            time.sleep(TAGS_SETTLE_SECONDS)
+    return tags, False
+
+
 def prove_tags_applied(ddb: Any, name: str, *, prefix: str, run_id: str, key: OwnershipKey) -> dict[str, Any]:
     """Check that the table this drill has just made carries its ownership tags; delete it if not.
 
@@ -149,9 +168,8 @@ def prove_tags_applied(ddb: Any, name: str, *, prefix: str, run_id: str, key: Ow
     table = describe_table(ddb, name)
     if table is None:
         raise RestoreIncomplete(f"scratch table {name} vanished right after it was made")
-    tags = table_tags(ddb, table["TableArn"])
-    owner = proven_owner(name, tags, table_creation_time(table), key, prefix=prefix)
-    if owner is not None and owner.run_id == run_id[:256]:
+    tags, proven = _read_back_tags(ddb, table, prefix=prefix, run_id=run_id, key=key)
+    if proven:
         return table
     missing = [tag for tag in OWNERSHIP_TAGS if not tags.get(tag)]
     why = f"tags missing: {', '.join(missing)}" if missing else "its owner tag does not prove it is this drill's"

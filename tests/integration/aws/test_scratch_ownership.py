@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dr_drill.aws import scratch_tables
 from dr_drill.aws.scratch_tables import (
     assert_scratch_table,
     create_scratch_table,
@@ -175,11 +176,52 @@ class TagsNotKept:
         return self._ddb.tag_resource(**{**request, "Tags": tags}) if tags else {}
 
 
+class TagsShowLate(TagsNotKept):
+    """A client whose ListTagsOfResource answers with no tags the first ``late`` times, as AWS may after tagging."""
+
+    def __init__(self, ddb, late: int) -> None:
+        super().__init__(ddb)
+        self.late = late
+
+    def create_table(self, **request):
+        return self._ddb.create_table(**request)
+
+    def get_paginator(self, name):
+        if name == "list_tags_of_resource" and self.late > 0:
+            self.late -= 1
+            return _NoTags()
+        return self._ddb.get_paginator(name)
+
+
+class _NoTags:
+    def paginate(self, **request):
+        return [{"Tags": []}]
+
+
+def test_tags_that_show_late_are_waited_for_not_taken_for_lost(ddb, monkeypatch):
+    monkeypatch.setattr(scratch_tables, "TAGS_SETTLE_SECONDS", 0.01)
+    client = TagsShowLate(ddb, late=3)
+
+    table = create_scratch_table(
+        client,
+        "drill-orders-late",
+        source_table="orders",
+        schema=KEYS,
+        prefix=PREFIX,
+        dag_id=DAG_ID,
+        run_id=FINISHED_RUN,
+        key=OWNER_KEY,
+    )
+
+    assert client.late == 0 and describe_table(ddb, table["TableName"]) is not None
+
+
 @pytest.mark.parametrize(
     "dropped",
     [pytest.param(None, id="no-tags-kept"), pytest.param((OWNER_TAG,), id="owner-tag-lost")],
 )
-def test_a_scratch_table_created_without_its_tags_fails_clearly_and_is_deleted(ddb, dropped):
+def test_a_scratch_table_created_without_its_tags_fails_clearly_and_is_deleted(ddb, monkeypatch, dropped):
+    monkeypatch.setattr(scratch_tables, "TAGS_SETTLE_SECONDS", 0.01)  # the emulator's tags show at once
     name = scratch_table_name("orders", FINISHED_RUN, PREFIX)
 
     with pytest.raises(
@@ -199,7 +241,8 @@ def test_a_scratch_table_created_without_its_tags_fails_clearly_and_is_deleted(d
     assert describe_table(ddb, name) is None
 
 
-def test_a_restored_table_whose_tags_did_not_stick_fails_clearly_and_is_deleted(ddb):
+def test_a_restored_table_whose_tags_did_not_stick_fails_clearly_and_is_deleted(ddb, monkeypatch):
+    monkeypatch.setattr(scratch_tables, "TAGS_SETTLE_SECONDS", 0.01)
     spec = drill_spec("orders", run_id=FINISHED_RUN, backup_source="native_backup")
     # As a server-side restore leaves it: the scratch name, untagged, made by this drill's restore.
     ddb.create_table(TableName=spec.scratch_table, BillingMode="PAY_PER_REQUEST", **KEYS)
