@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def airflow_environment(emulator: Emulator, account: DemoAccount, airflow_home: 
         "EVIDENCE_BUCKET": EVIDENCE_BUCKET,
         "SUCCESS_TOPIC_ARN": account.success_topic_arn,
         "FAILURE_TOPIC_ARN": account.failure_topic_arn,
+        # A deployment keeps this in a secrets backend; the demo makes a new one each time.
+        "DR_DRILL_OWNERSHIP_SECRET": os.environ.get("DR_DRILL_OWNERSHIP_SECRET") or secrets.token_hex(32),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
 

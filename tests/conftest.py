@@ -29,6 +29,8 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # The drill's ownership secret (a deployment keeps it in a secrets backend): tests.drills.OWNER_KEY.
+        "DR_DRILL_OWNERSHIP_SECRET": "tests-only-ownership-secret-0123456789abcdef",
     }
 )
 for _name in ("BACKUP_BUCKET", "EVIDENCE_BUCKET", "SUCCESS_TOPIC_ARN", "FAILURE_TOPIC_ARN", "DRILL_PLAN_PATH"):

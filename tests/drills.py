@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 from dr_drill.aws.sources import Clients, SourceAdapter, adapter_for
 from dr_drill.contracts import DrillSpec
 from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.core.restore.ownership import OwnershipKey
 
+DAG_ID = "dynamodb_restore_drill"
 RUN = "manual__2026-11-26T00:00:00+00:00"
 STARTED = datetime(2026, 11, 26, 2, tzinfo=UTC)
+# The key of the secret tests/conftest.py gives every drill the tests run.
+OWNER_KEY = OwnershipKey(os.environ["DR_DRILL_OWNERSHIP_SECRET"])
 SETTINGS = Settings(backup_bucket=None, evidence_bucket="evidence", success_topic_arn=None, failure_topic_arn=None)
 
 
@@ -22,7 +27,7 @@ def drill_spec(
         plan={"tables": {table: settings}},
         conf={},
         settings=SETTINGS,
-        dag_id="dynamodb_restore_drill",
+        dag_id=DAG_ID,
         run_id=run_id,
         started_at=started_at,
     )

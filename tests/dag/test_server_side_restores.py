@@ -22,7 +22,7 @@ from dr_drill.operators.restore import RestoreBackupOperator
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
 from tests.dag.step_dags import SOURCE, FakeTI, create_source, located_backup, server_side_dag, step_spec
-from tests.drills import drill_spec, source_adapter
+from tests.drills import OWNER_KEY, drill_spec, source_adapter
 from tests.snapshots import table_items
 
 
@@ -200,6 +200,7 @@ def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_dri
         drill_spec(SOURCE, run_id="run-crashed", backup_source="native_backup"),
         scratch,
         LocatedBackup.from_xcom(located),
+        key=OWNER_KEY,
     )
     claim = {"method": "restore_from_backup", "located": located}
     drop = DropScratchTableOperator(task_id="drop", spec=spec, claim_task_ids=["create", "restore"])

@@ -15,6 +15,7 @@ from typing import Any
 from dr_drill.aws.scratch_tables import delete_scratch_table, describe_table, table_tags
 from dr_drill.aws.server_side import table_restore_state
 from dr_drill.contracts import BackupRef, DrillSpec
+from dr_drill.core.restore.ownership import OwnershipKey
 from dr_drill.core.restore.scratch import SCRATCH_TAG, scratch_table_name
 from dr_drill.core.sources.s3_export import IMPORT_TOKEN_GENERATIONS, import_is_this_drills, import_table_request
 from dr_drill.errors import RestoreIncomplete, UnsafeTarget
@@ -54,11 +55,13 @@ def start_import(ddb: Any, *, name: str, export: BackupRef, definition: dict[str
     )
 
 
-def resume_or_start_import(ddb: Any, *, spec: DrillSpec, export: BackupRef, definition: dict[str, Any]) -> str:
+def resume_or_start_import(
+    ddb: Any, *, spec: DrillSpec, export: BackupRef, definition: dict[str, Any], key: OwnershipKey
+) -> str:
     """Start this drill's ImportTable into the scratch name, or resume the one an earlier try started.
 
     An untagged table of that name is resumed only when its import is provably this drill's
-    (:func:`find_drill_import`); this run's tagged scratch table is deleted (guarded) and imported anew.
+    (:func:`find_drill_import`); this run's owned scratch table is deleted (guarded) and imported anew.
 
     :raises UnsafeTarget: when a table of that name exists that this drill did not make.
     """
@@ -67,7 +70,7 @@ def resume_or_start_import(ddb: Any, *, spec: DrillSpec, export: BackupRef, defi
     if table is not None:
         if SCRATCH_TAG in table_tags(ddb, table["TableArn"]):
             log.info("Scratch table %s exists from an earlier try of this run; importing it anew", name)
-            delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id)
+            delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)
         else:
             import_arn = find_drill_import(ddb, table, spec=spec, export=export)
             if import_arn is None:

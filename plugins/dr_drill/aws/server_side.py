@@ -5,7 +5,9 @@ themselves and none of them takes tags, so the restored table is untagged until 
 ACTIVE (TagResource is refused while a table is being created). Until then only
 :func:`claim_restored_table` may touch it: it tags a table only when its name is this run's
 scratch name AND DynamoDB itself says this drill's restore made it (the source adapter's
-``made_by_drill``: RestoreSummary, or the import's TableArn).
+``made_by_drill``: RestoreSummary, or the import's TableArn). Its tags then carry the owner
+tag (``dr-drill:owner``, signed with the drill's ownership secret over the table's name, run
+and ``CreationDateTime``), which every later write and delete, and the sweep, check.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dr_drill.aws.scratch_tables import (
     assert_scratch_table,
     delete_scratch_table,
     describe_table,
+    prove_tags_applied,
     table_tags,
     tag_as_scratch,
 )
 from dr_drill.contracts import DrillSpec
+from dr_drill.core.restore.ownership import OwnershipKey
 from dr_drill.core.restore.scratch import SCRATCH_TAG
 from dr_drill.errors import BackupNotFound, RestoreIncomplete, UnsafeTarget
 
@@ -63,13 +67,17 @@ def table_restore_state(ddb: Any, name: str) -> dict[str, Any]:
     return {"state": state, "table_status": table["TableStatus"]}
 
 
-def claim_restored_table(ddb: Any, name: str, *, spec: DrillSpec, made_by_drill: MadeByDrill) -> dict[str, Any]:
+def claim_restored_table(
+    ddb: Any, name: str, *, spec: DrillSpec, made_by_drill: MadeByDrill, key: OwnershipKey
+) -> dict[str, Any]:
     """Tag the ACTIVE table a server-side restore of this drill created as this run's scratch table.
 
-    Already tagged as this run's: nothing to do. Tagged as any other table's, not named with
-    the prefix, or not made by this drill's restore: refused.
+    Already provably this run's: nothing to do. Tagged as any other table's (or by hand), not
+    named with the prefix, or not made by this drill's restore: refused. Once tagged, the tags
+    are read back; a table DynamoDB did not keep them on is deleted (the drill made it).
 
     :raises UnsafeTarget: for any table this drill did not create.
+    :raises RestoreIncomplete: when the tags did not stick (the table is deleted).
     """
     table = describe_table(ddb, name)
     if table is None:
@@ -78,20 +86,20 @@ def claim_restored_table(ddb: Any, name: str, *, spec: DrillSpec, made_by_drill:
         raise UnsafeTarget(f"refusing to tag {name}: scratch table names start with {spec.scratch_prefix!r}")
     tags = table_tags(ddb, table["TableArn"])
     if SCRATCH_TAG in tags:
-        return assert_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id)
+        return assert_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)
     if tags or not made_by_drill(table):
         raise UnsafeTarget(f"refusing to tag {name}: DynamoDB does not show it as restored by this drill")
     try:
-        tag_as_scratch(ddb, table["TableArn"], source_table=spec.table_name, run_id=spec.run_id)
+        tag_as_scratch(ddb, table, spec=spec, key=key)
     except ClientError as err:
         if error_code(err) == "ResourceInUseException":
             raise RestoreIncomplete(f"scratch table {name} cannot be tagged yet: it is still being created") from err
         raise
     log.info("Tagged %s, restored by this drill, as scratch table of run %s", name, spec.run_id)
-    return assert_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id)
+    return prove_tags_applied(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)
 
 
-def remove_scratch_table(ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDrill | None) -> bool:
+def remove_scratch_table(ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDrill | None, key: OwnershipKey) -> bool:
     """Delete this run's scratch table; an untagged one only when this drill's server-side restore made it.
 
     Such a table is untagged until it is ACTIVE: wait for that, tag it (the claim checks
@@ -111,5 +119,5 @@ def remove_scratch_table(ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDril
             )
         log.info("Scratch table %s is a server-side restore not yet tagged: waiting for it to be ACTIVE", name)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=ACTIVE_WAIT)
-        claim_restored_table(ddb, name, spec=spec, made_by_drill=made_by_drill)
-    return delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id)
+        claim_restored_table(ddb, name, spec=spec, made_by_drill=made_by_drill, key=key)
+    return delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)

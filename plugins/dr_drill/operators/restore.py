@@ -28,6 +28,7 @@ from dr_drill.core.restore.parts import combine_restore_results, progress_line, 
 from dr_drill.errors import RestoreIncomplete
 from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.scratch import SCRATCH_CLAIM_XCOM_KEY
+from dr_drill.operators.settings import ownership_key
 from dr_drill.triggers.server_side_restore import ServerSideRestoreTrigger
 
 DEFAULT_SERVER_SIDE_TIMEOUT = timedelta(hours=6)
@@ -110,7 +111,7 @@ class RestoreBackupOperator(DrillStepOperator):
     ) -> NoReturn:
         spec = self.drill
         self.log.info("Starting %s of %s into %s", scratch.method, located.location, scratch.name)
-        import_arn = adapter.start_restore(spec, scratch, located)
+        import_arn = adapter.start_restore(spec, scratch, located, key=ownership_key())
         accepted_at = now()
         # Saved at once, so that the teardown can recognise the table even if this task dies now.
         claim = ScratchClaim(method=scratch.method, located=located, import_arn=import_arn)
@@ -153,7 +154,9 @@ class RestoreBackupOperator(DrillStepOperator):
         made_by_drill = adapter.made_by_drill_of(spec, claim)
         assert made_by_drill is not None  # a server-side restore always has one
         # Tagged before anything reads from, writes to or deletes it (with the client the check uses).
-        claim_restored_table(adapter.clients.dynamodb(), name, spec=spec, made_by_drill=made_by_drill)
+        claim_restored_table(
+            adapter.clients.dynamodb(), name, spec=spec, made_by_drill=made_by_drill, key=ownership_key()
+        )
         # ImportTable reports its own count. A restored table's ItemCount is stale and an exact count
         # needs a full scan, which the validate step makes anyway: it fills the count (one scan, not two).
         restored = event.get("items")
@@ -196,7 +199,7 @@ class RestoreBackupOperator(DrillStepOperator):
         # client-side check of each attribute was half the engine's CPU (benchmarks/README.md).
         ddb = self.dynamodb_client(max_pool_connections=workers + 2, parameter_validation=False)
         # Checked here, not trusted from the setup task: the restore writes only to this drill's table.
-        assert_scratch_table(ddb, scratch.name, prefix=spec.scratch_prefix, run_id=spec.run_id)
+        assert_scratch_table(ddb, scratch.name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=ownership_key())
         key_names = scratch.key_names
         backup_digest = BucketedDigest(key_names)  # every item read, for the validate step's content proof
         expected = None if data_files else verified.item_count

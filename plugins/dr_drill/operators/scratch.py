@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, NoReturn
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.api.client import ServerResponseError
+from airflow.sdk.exceptions import AirflowRuntimeError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dr_drill.aws.scratch_tables import (
     create_scratch_table,
     describe_table,
     scratch_definition,
-    sweep_stale_scratch_tables,
+    sweep_scratch_tables,
 )
 from dr_drill.aws.server_side import remove_scratch_table, table_restore_state
 from dr_drill.aws.sources import adapter_class
 from dr_drill.constants import Step
 from dr_drill.contracts import DroppedScratch, LocatedBackup, ScratchClaim, ScratchTable
 from dr_drill.core.restore.scratch import index_names
-from dr_drill.errors import DrillError
+from dr_drill.errors import DrillError, InvalidDrillRequest
 from dr_drill.operators.base import AwsStepMixin, DrillStepOperator, now
-from dr_drill.operators.settings import read_settings
+from dr_drill.operators.settings import ownership_key, read_settings
 from dr_drill.triggers.server_side_restore import ScratchTableSettledTrigger
 
 SCRATCH_CLAIM_XCOM_KEY = "scratch_claim"
+log = logging.getLogger(__name__)
 
 
 class CreateScratchTableOperator(DrillStepOperator):
@@ -51,6 +56,7 @@ class CreateScratchTableOperator(DrillStepOperator):
         spec = self.drill
         located = LocatedBackup.from_xcom(self.located) if self.located else None
         method = adapter_class(spec.backup_source).restore_method(spec)
+        key = ownership_key()  # refused here, before any table exists, when the secret is missing
         started_at = now()
         claim = ScratchClaim(method=method, located=located)
         context["ti"].xcom_push(key=SCRATCH_CLAIM_XCOM_KEY, value=claim.to_xcom())
@@ -79,7 +85,10 @@ class CreateScratchTableOperator(DrillStepOperator):
             source_table=spec.table_name,
             schema=definition or {},
             prefix=spec.scratch_prefix,
+            dag_id=spec.dag_id,
             run_id=spec.run_id,
+            key=key,
+            kept=spec.keep_scratch_table,
         )
         return ScratchTable(
             name=spec.scratch_table,
@@ -133,10 +142,9 @@ class DropScratchTableOperator(DrillStepOperator):
             return DroppedScratch(deleted=False, kept=True, indexes=indexes).to_xcom()
         claim = self._claim(context)
         made_by_drill = adapter.made_by_drill_of(spec, claim) if claim else None
-        deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill)
+        deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill, key=ownership_key())
         self.log.info("Scratch table %s %s", spec.scratch_table, "deleted" if deleted else "did not exist")
         return DroppedScratch(deleted=deleted, kept=False, deleted_at=now().isoformat(), indexes=indexes).to_xcom()
-
 
     def _defer_until_settled(self) -> NoReturn:
         deadline = now() + self.settle_timeout
@@ -165,11 +173,16 @@ class DropScratchTableOperator(DrillStepOperator):
 
 
 class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):
-    """Delete scratch tables left by crashed runs: name prefix AND scratch tag, older than ``max_age_hours``.
+    """Delete the scratch tables drills left behind; returns ``{"deleted": [...], "error": ...}``.
+
+    Only tables whose owner tag proves a drill made them are touched (signed with the
+    ownership secret; hand-made scratch tags prove nothing). Of those, a table whose run is
+    over by Airflow's own records is deleted whatever its age (unless it was kept on purpose),
+    and any other once it is older than ``max_age_hours``.
 
     Housekeeping, not part of any drill: an error is logged and the drills go on.
 
-    :param max_age_hours: minimum age of a scratch table to delete (templated).
+    :param max_age_hours: the age after which an owned table is deleted whatever its run's state (templated).
     """
 
     template_fields: Sequence[str] = ("max_age_hours",)
@@ -194,12 +207,32 @@ class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         max_age = timedelta(hours=int(self.max_age_hours))
         prefix = read_settings().scratch_prefix
+        run_state = partial(dag_run_state, context["ti"])
         try:
-            deleted = sweep_stale_scratch_tables(self.dynamodb_client(), prefix=prefix, max_age=max_age, now=now())
+            key = ownership_key()
+            deleted = sweep_scratch_tables(
+                self.dynamodb_client(), prefix=prefix, key=key, max_age=max_age, now=now(), run_state=run_state
+            )
+        except InvalidDrillRequest as err:
+            self.log.error("Sweeping scratch tables skipped: %s", err.reason)
+            return {"deleted": [], "error": err.reason[:500]}
         except (ClientError, BotoCoreError) as err:
-            self.log.error("Sweeping stale scratch tables failed: %s: %s", type(err).__name__, err)
+            self.log.error("Sweeping scratch tables failed: %s: %s", type(err).__name__, err)
             return {"deleted": [], "error": f"{type(err).__name__}: {err}"[:500]}
-        self.log.info(
-            "Deleted %d scratch tables older than %s: %s", len(deleted), max_age, ", ".join(deleted) or "none"
-        )
+        self.log.info("Deleted %d scratch tables: %s", len(deleted), ", ".join(deleted) or "none")
         return {"deleted": deleted, "error": None}
+
+
+def dag_run_state(ti: Any, dag_id: str, run_id: str) -> str | None:
+    """The state of a DAG run in Airflow's records, through the Task SDK; None when it has none.
+
+    Tasks of Airflow 3 cannot read the metadata database: the task instance asks the API server.
+    """
+    try:
+        state = ti.get_dagrun_state(dag_id, run_id)
+    except (AirflowRuntimeError, ServerResponseError) as err:
+        # A 404 for a run Airflow never had or has forgotten (a worker's supervisor hands it on as
+        # AirflowRuntimeError, dag.test()'s in-process one as the client's error): the age rule decides.
+        log.info("No record of run %s of %s in Airflow: %s", run_id, dag_id, err)
+        return None
+    return getattr(state, "value", state)  # DagRunState's str() is its name, not its value

@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 
 from airflow.sdk import Variable
+from airflow.sdk.log import mask_secret
 
 from dr_drill.core.plan.drill_plan import Settings
+from dr_drill.core.restore.ownership import MIN_SECRET_BYTES, OwnershipKey
 from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX
+from dr_drill.errors import InvalidDrillRequest
+
+# The name of the Variable (or environment variable) holding the ownership secret.
+OWNERSHIP_SECRET = "DR_DRILL_OWNERSHIP_SECRET"
 
 
 def setting(name: str) -> str | None:
@@ -27,3 +33,25 @@ def read_settings() -> Settings:
         failure_topic_arn=setting("FAILURE_TOPIC_ARN"),
         scratch_prefix=setting("SCRATCH_TABLE_PREFIX") or DEFAULT_SCRATCH_PREFIX,
     )
+
+
+def ownership_key() -> OwnershipKey:
+    """Read the secret that signs and proves the drill's scratch tables (``DR_DRILL_OWNERSHIP_SECRET``).
+
+    It is masked in task logs. Without it the drill can prove no table is its own, so it
+    creates, writes to and deletes none.
+
+    :raises InvalidDrillRequest: when it is unset or too short.
+    """
+    secret = setting(OWNERSHIP_SECRET)
+    if secret is None:
+        raise InvalidDrillRequest(
+            f"{OWNERSHIP_SECRET} is not set: the drill signs the scratch tables it makes with this secret and "
+            "touches no table it cannot prove it made; set it as an Airflow Variable (from a secrets backend) "
+            f"of at least {MIN_SECRET_BYTES} random characters"
+        )
+    mask_secret(secret, OWNERSHIP_SECRET)
+    try:
+        return OwnershipKey(secret)
+    except ValueError as err:
+        raise InvalidDrillRequest(f"{OWNERSHIP_SECRET}: {err}") from None

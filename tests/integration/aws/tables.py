@@ -5,7 +5,7 @@ from __future__ import annotations
 from dr_drill.aws.scratch_tables import create_scratch_table, source_table_definition
 from dr_drill.core.items.canonical import to_typed_item
 from dr_drill.core.restore.scratch import scratch_table_name
-from tests.drills import RUN
+from tests.drills import DAG_ID, OWNER_KEY, RUN
 
 INDEXED_SOURCE = "orders-idx"
 SCRATCH = "drill-things-run-abc"
@@ -15,7 +15,9 @@ def create_orders_scratch(ddb, prefix: str = "drill-") -> str:
     """Create (or, called again, recreate) run ``RUN``'s scratch table of ``orders``, keys only; return its name."""
     name = scratch_table_name("orders", RUN, prefix)
     schema = source_table_definition(ddb, "orders", include_indexes=False)
-    create_scratch_table(ddb, name, source_table="orders", schema=schema, prefix=prefix, run_id=RUN)
+    create_scratch_table(
+        ddb, name, source_table="orders", schema=schema, prefix=prefix, dag_id=DAG_ID, run_id=RUN, key=OWNER_KEY
+    )
     return name
 
 

@@ -11,7 +11,7 @@ from demo.sample_data import sample_items
 from dr_drill.aws.batch_writer import restore_items
 from dr_drill.aws.scratch_tables import delete_scratch_table, describe_table
 from dr_drill.core.sources.s3_json import iter_typed_items
-from tests.drills import RUN
+from tests.drills import OWNER_KEY, RUN
 from tests.integration.aws.tables import create_orders_scratch
 from tests.snapshots import table_items
 
@@ -25,7 +25,7 @@ def test_restore_writes_every_item_exactly(orders):
     assert (stats.items_read, stats.items_restored, stats.items_failed) == (60, 60, 0)
     assert len(table_items(orders, name)) == 60
     assert table_items(orders, name) == table_items(orders, "orders")
-    assert delete_scratch_table(orders, name, prefix="drill-", run_id=RUN) is True
+    assert delete_scratch_table(orders, name, prefix="drill-", run_id=RUN, key=OWNER_KEY) is True
     assert describe_table(orders, name) is None
 
 

@@ -27,7 +27,7 @@ from dr_drill.core.items.canonical import to_typed_item
 from dr_drill.core.restore.scratch import RUN_ID_TAG, scratch_table_name
 from dr_drill.core.sources.s3_export import import_client_token
 from dr_drill.errors import UnsafeTarget
-from tests.drills import drill_spec
+from tests.drills import OWNER_KEY, drill_spec
 from tests.imports_like_aws import ImportsLikeAws
 
 RUN = "scheduled__2026-11-26T02:00:00+00:00"
@@ -95,7 +95,7 @@ def test_the_teardown_finds_the_lost_import_proves_it_and_deletes_the_table(aws,
     _setup_died_after_import(ddb, located)
     assert _tags(ddb, describe_table(ddb, NAME)["TableArn"]) == {}  # untagged: the sweep cannot see it
 
-    deleted = remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
+    deleted = remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
 
     assert deleted is True and describe_table(ddb, NAME) is None
 
@@ -104,11 +104,11 @@ def test_a_retried_setup_resumes_the_import_instead_of_starting_another(aws, ddb
     located = _export(aws.client("s3"))
     first = _setup_died_after_import(ddb, located)
 
-    resumed = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
+    resumed = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION, key=OWNER_KEY)
 
     assert resumed == first
     assert ddb.import_calls == 1
-    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
+    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
     assert _tags(ddb, describe_table(ddb, NAME)["TableArn"])[RUN_ID_TAG] == RUN
 
 
@@ -122,10 +122,10 @@ def test_the_same_token_repeats_the_same_import_while_the_table_is_being_made(aw
 def test_a_run_cleared_after_its_teardown_imports_anew_with_the_next_token(aws, ddb):
     located = _export(aws.client("s3"))
     first = _setup_died_after_import(ddb, located)
-    assert remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
+    assert remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
 
     # Within 8 hours the first token answers with the finished import whose table is gone.
-    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
+    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION, key=OWNER_KEY)
 
     assert second != first
     assert ddb.imports[second]["ClientToken"] == import_client_token(NAME, located, 1)
@@ -179,11 +179,11 @@ def test_a_table_under_the_scratch_name_that_this_drill_did_not_import_is_never_
         _foreign_import(ddb, other, S3BucketSource={"S3Bucket": "other-exports", "S3KeyPrefix": "elsewhere/"})
 
     with pytest.raises(UnsafeTarget, match="untagged and DynamoDB does not show this drill's restore made it"):
-        remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located))
+        remove_scratch_table(ddb, SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
     with pytest.raises(UnsafeTarget, match="no import of this drill's export created it"):
-        resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
+        resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION, key=OWNER_KEY)
     with pytest.raises(UnsafeTarget):
-        claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
+        claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
 
     table = describe_table(ddb, NAME)
     assert table is not None and _tags(ddb, table["TableArn"]) == {}
@@ -235,9 +235,9 @@ def test_a_retried_setup_deletes_its_own_tagged_table_and_imports_anew(aws, ddb)
     located = _export(aws.client("s3"))
     first = _setup_died_after_import(ddb, located)
     # The restore step got as far as tagging it.
-    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located))
+    claim_restored_table(ddb, NAME, spec=SPEC, made_by_drill=_made_by_drill(ddb, located), key=OWNER_KEY)
 
-    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION)
+    second = resume_or_start_import(ddb, spec=SPEC, export=located, definition=DEFINITION, key=OWNER_KEY)
 
     assert second != first and ddb.import_calls == 3  # token 0 answered with the first import
     assert ddb.imports[second]["ClientToken"] == import_client_token(NAME, located, 1)

@@ -1,8 +1,9 @@
-"""Scratch tables on the moto server: the source's keys and indexes, the guards, retries, and the sweep."""
+"""Scratch tables on the moto server: the source's keys and indexes, the guards and retries.
+
+Who may touch which table (forged tags, the sweep) is tested in test_scratch_ownership.py.
+"""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,13 +15,13 @@ from dr_drill.aws.scratch_tables import (
     describe_table,
     scratch_definition,
     source_table_definition,
-    sweep_stale_scratch_tables,
 )
 from dr_drill.aws.scratch_tables import table_tags as _tags
 from dr_drill.core.items.canonical import to_typed_item
-from dr_drill.core.restore.scratch import RUN_ID_TAG, SCRATCH_TAG, SOURCE_TAG, scratch_table_name, scratch_tags
+from dr_drill.core.restore.ownership import OWNERSHIP_TAGS
+from dr_drill.core.restore.scratch import RUN_ID_TAG, SCRATCH_TAG, SOURCE_TAG, scratch_table_name
 from dr_drill.errors import RestoreIncomplete, UnsafeTarget
-from tests.drills import RUN
+from tests.drills import DAG_ID, OWNER_KEY, RUN
 from tests.integration.aws.tables import INDEXED_SOURCE as SOURCE
 from tests.integration.aws.tables import create_indexed_source, create_orders_scratch
 from tests.snapshots import table_items
@@ -35,7 +36,15 @@ def test_scratch_table_copies_the_key_schema_on_demand_and_tagged(orders):
     assert table["KeySchema"] == SAMPLE_TABLES["orders"]["key_schema"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     tags = {t["Key"]: t["Value"] for t in orders.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]}
-    assert tags == {"dr-drill:scratch": "true", "dr-drill:source": "orders", "dr-drill:run-id": RUN}
+    assert {
+        key: tags[key] for key in ("dr-drill:scratch", "dr-drill:source", "dr-drill:run-id", "dr-drill:dag-id")
+    } == {
+        "dr-drill:scratch": "true",
+        "dr-drill:source": "orders",
+        "dr-drill:run-id": RUN,
+        "dr-drill:dag-id": DAG_ID,
+    }
+    assert tags["dr-drill:owner"].startswith("v1:") and tags["dr-drill:kept"] == "false"
 
 
 def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_tagged(aws):
@@ -49,7 +58,9 @@ def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_
         source_table=SOURCE,
         schema=scratch_definition(ddb, SOURCE, plan_key_schema=None),
         prefix=PREFIX,
+        dag_id=DAG_ID,
         run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
     )
 
     table = describe_table(ddb, name)
@@ -57,7 +68,9 @@ def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_
     assert [index["IndexName"] for index in table["LocalSecondaryIndexes"]] == ["by-placed"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table.get("DeletionProtectionEnabled") is False
-    assert _tags(ddb, table["TableArn"]) == {SCRATCH_TAG: "true", SOURCE_TAG: SOURCE, RUN_ID_TAG: SCHEDULED_RUN}
+    tags = _tags(ddb, table["TableArn"])
+    assert {SCRATCH_TAG: "true", SOURCE_TAG: SOURCE, RUN_ID_TAG: SCHEDULED_RUN}.items() <= tags.items()
+    assert set(tags) == set(OWNERSHIP_TAGS)
 
 
 def test_plan_can_leave_the_indexes_out(aws):
@@ -66,7 +79,16 @@ def test_plan_can_leave_the_indexes_out(aws):
     name = scratch_table_name(SOURCE, SCHEDULED_RUN)
     definition = scratch_definition(ddb, SOURCE, plan_key_schema=None, include_indexes=False)
 
-    create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=SCHEDULED_RUN)
+    create_scratch_table(
+        ddb,
+        name,
+        source_table=SOURCE,
+        schema=definition,
+        prefix=PREFIX,
+        dag_id=DAG_ID,
+        run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
+    )
 
     table = describe_table(ddb, name)
     assert not table.get("GlobalSecondaryIndexes") and not table.get("LocalSecondaryIndexes")
@@ -84,7 +106,9 @@ def test_source_gone_uses_the_plan_key_schema_else_fails_clearly(aws):
         source_table="gone-table",
         schema=definition,
         prefix=PREFIX,
+        dag_id=DAG_ID,
         run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
     )
     assert describe_table(ddb, scratch_table_name("gone-table", SCHEDULED_RUN))["KeySchema"] == [
         {"AttributeName": "customer_id", "KeyType": "HASH"},
@@ -105,9 +129,9 @@ def test_source_schema_of_a_missing_table_is_a_clear_error(aws):
 def test_guards_refuse_the_source_table_and_leave_it_untouched(orders):
     before = table_items(orders, "orders")
     with pytest.raises(UnsafeTarget, match="refusing to touch table orders"):
-        assert_scratch_table(orders, "orders", prefix="drill-", run_id=RUN)
+        assert_scratch_table(orders, "orders", prefix="drill-", run_id=RUN, key=OWNER_KEY)
     with pytest.raises(UnsafeTarget, match="refusing to touch table orders"):
-        delete_scratch_table(orders, "orders", prefix="", run_id=RUN)
+        delete_scratch_table(orders, "orders", prefix="", run_id=RUN, key=OWNER_KEY)
     with pytest.raises(UnsafeTarget, match="scratch table names start with"):
         create_scratch_table(
             orders,
@@ -115,7 +139,9 @@ def test_guards_refuse_the_source_table_and_leave_it_untouched(orders):
             source_table="orders",
             schema=source_table_definition(orders, "orders"),
             prefix="drill-",
+            dag_id=DAG_ID,
             run_id=RUN,
+            key=OWNER_KEY,
         )
     assert table_items(orders, "orders") == before
 
@@ -123,7 +149,7 @@ def test_guards_refuse_the_source_table_and_leave_it_untouched(orders):
 def test_guards_refuse_another_runs_scratch_table(orders):
     name = create_orders_scratch(orders)
     with pytest.raises(UnsafeTarget):
-        delete_scratch_table(orders, name, prefix="drill-", run_id="another-run")
+        delete_scratch_table(orders, name, prefix="drill-", run_id="another-run", key=OWNER_KEY)
     assert describe_table(orders, name) is not None
 
 
@@ -139,39 +165,39 @@ def test_a_retry_recreates_its_own_table_but_never_takes_another_runs(aws):
     create_indexed_source(ddb)
     definition = scratch_definition(ddb, SOURCE, plan_key_schema=None)
     name = scratch_table_name(SOURCE, SCHEDULED_RUN)
-    create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=SCHEDULED_RUN)
+    create_scratch_table(
+        ddb,
+        name,
+        source_table=SOURCE,
+        schema=definition,
+        prefix=PREFIX,
+        dag_id=DAG_ID,
+        run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
+    )
     ddb.put_item(TableName=name, Item=to_typed_item({"pk": "x", "sk": 1, "status": "s", "placed": "p"}))
 
-    create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id=SCHEDULED_RUN)
+    create_scratch_table(
+        ddb,
+        name,
+        source_table=SOURCE,
+        schema=definition,
+        prefix=PREFIX,
+        dag_id=DAG_ID,
+        run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
+    )
     assert len(table_items(ddb, name)) == 0  # recreated empty
 
     with pytest.raises(UnsafeTarget, match="not a scratch table of this drill"):
-        create_scratch_table(ddb, name, source_table=SOURCE, schema=definition, prefix=PREFIX, run_id="another-run")
+        create_scratch_table(
+            ddb,
+            name,
+            source_table=SOURCE,
+            schema=definition,
+            prefix=PREFIX,
+            dag_id=DAG_ID,
+            run_id="another-run",
+            key=OWNER_KEY,
+        )
     assert describe_table(ddb, name) is not None
-
-
-# --- the sweep ---
-
-
-def test_sweep_deletes_only_old_scratch_tables(aws):
-    ddb = aws.client("dynamodb")
-    create_indexed_source(ddb)
-    keys = {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    ddb.create_table(TableName="drill-crashed-run", Tags=scratch_tags("orders", "old-run"), **keys)
-    ddb.create_table(TableName="drill-not-tagged", **keys)  # the prefix alone is not enough
-    ddb.create_table(TableName="someone-elses", Tags=scratch_tags("orders", "old-run"), **keys)  # nor the tag alone
-    ddb.create_table(TableName="drill-wrong-tag", Tags=[{"Key": SCRATCH_TAG, "Value": "false"}], **keys)
-    now = datetime.now(UTC)
-
-    assert sweep_stale_scratch_tables(ddb, prefix=PREFIX, max_age=timedelta(hours=24), now=now) == []  # all young
-    deleted = sweep_stale_scratch_tables(ddb, prefix=PREFIX, max_age=timedelta(hours=24), now=now + timedelta(hours=25))
-
-    assert deleted == ["drill-crashed-run"]
-    assert sorted(ddb.list_tables()["TableNames"]) == sorted(
-        [SOURCE, "drill-not-tagged", "someone-elses", "drill-wrong-tag"]
-    )
-    assert len(table_items(ddb, SOURCE)) == 20

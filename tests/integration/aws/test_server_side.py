@@ -16,7 +16,7 @@ from dr_drill.contracts import LocatedBackup, ScratchClaim, ScratchTable
 from dr_drill.core.items.canonical import to_typed_item
 from dr_drill.core.restore.scratch import RUN_ID_TAG, SCRATCH_TAG, scratch_table_name
 from dr_drill.errors import UnsafeTarget
-from tests.drills import drill_spec, source_adapter
+from tests.drills import OWNER_KEY, drill_spec, source_adapter
 from tests.integration.aws.tables import INDEXED_SOURCE as SOURCE
 from tests.integration.aws.tables import create_indexed_source
 from tests.snapshots import table_items
@@ -42,7 +42,7 @@ def _restore_into_scratch(aws, source, located, definition=None):
     scratch = ScratchTable(name=spec.scratch_table, method=method, started_at="2026-11-26T02:00:00+00:00")
     if definition is not None:
         scratch = ScratchTable(name=scratch.name, method=method, started_at=scratch.started_at, definition=definition)
-    import_arn = adapter.start_restore(spec, scratch, located)
+    import_arn = adapter.start_restore(spec, scratch, located, key=OWNER_KEY)
     return spec, adapter, ScratchClaim(method=method, located=located, import_arn=import_arn)
 
 
@@ -66,7 +66,7 @@ def test_server_side_restore_into_the_scratch_name_then_tagged(aws, source):
 
     spec, adapter, claim = _restore_into_scratch(aws, source, located)
     assert adapter.restore_state(name, None)["state"] == "done"
-    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim))
+    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim), key=OWNER_KEY)
 
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[RUN_ID_TAG] == RUN
     assert table_items(ddb, name) == table_items(ddb, SOURCE)
@@ -90,7 +90,7 @@ def test_claim_refuses_a_table_this_drill_did_not_restore(aws):
     )
     for target in (impostor, SOURCE):
         with pytest.raises(UnsafeTarget):
-            claim_restored_table(ddb, target, spec=spec, made_by_drill=made_by_drill)
+            claim_restored_table(ddb, target, spec=spec, made_by_drill=made_by_drill, key=OWNER_KEY)
     assert _tags(ddb, describe_table(ddb, impostor)["TableArn"]) == {}
     assert _tags(ddb, describe_table(ddb, SOURCE)["TableArn"]) == {}
 
@@ -127,6 +127,6 @@ def test_import_table_of_an_s3_export_into_the_scratch_name(aws):
             break
         status = adapter.restore_state(name, claim.import_arn)
     assert status["state"] == "done" and status["items"] == 30
-    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim))
+    claim_restored_table(ddb, name, spec=spec, made_by_drill=adapter.made_by_drill_of(spec, claim), key=OWNER_KEY)
     assert _tags(ddb, describe_table(ddb, name)["TableArn"])[SCRATCH_TAG] == "true"
     assert len(table_items(ddb, name)) == 30

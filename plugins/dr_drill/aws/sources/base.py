@@ -21,6 +21,7 @@ from dr_drill.constants import BackupSource, RestoreMethod
 from dr_drill.contracts import BackupRef, DrillSpec, LocatedBackup, ScratchClaim, ScratchTable, VerifiedBackup
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.plan.selection import SelectionPolicy
+from dr_drill.core.restore.ownership import OwnershipKey
 
 
 class Clients:
@@ -90,17 +91,19 @@ class SourceAdapter(ABC):
 
     # A restore DynamoDB runs itself ---------------------------------------------------------------
 
-    def start_restore(self, spec: DrillSpec, scratch: ScratchTable, located: LocatedBackup) -> str | None:
+    def start_restore(
+        self, spec: DrillSpec, scratch: ScratchTable, located: LocatedBackup, *, key: OwnershipKey
+    ) -> str | None:
         """Start the restore into the scratch name; return an import's ARN, if it is one.
 
         What an earlier try of this run left in the scratch name is removed first (guarded as
-        in the teardown).
+        in the teardown, ``key`` checking its owner tag).
 
         :raises BackupNotFound: when AWS refuses to restore the backup.
         """
         ddb = self.clients.dynamodb()
         claim = ScratchClaim(method=scratch.method, located=located)
-        remove_scratch_table(ddb, spec, made_by_drill=self.made_by_drill_of(spec, claim))
+        remove_scratch_table(ddb, spec, made_by_drill=self.made_by_drill_of(spec, claim), key=key)
         try:
             self._start(ddb, spec, located)
         except ClientError as err:

@@ -23,6 +23,7 @@ from dr_drill.constants import BackupSource, RestoreMethod
 from dr_drill.contracts import BackupRef, DrillSpec, LocatedBackup, ScratchClaim, ScratchTable, VerifiedBackup
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.plan.selection import Candidate, Selection, SelectionPolicy, select_backup
+from dr_drill.core.restore.ownership import OwnershipKey
 from dr_drill.core.sources.s3_export import (
     CHECKSUM_SUFFIXES,
     STARTED_NAME,
@@ -293,13 +294,15 @@ class S3ExportSource(SourceAdapter):
         files = list(verified.data_files) if data_files is None else data_files
         yield from iter_export_data(self.clients.s3(), backup.bucket or "", files)
 
-    def start_restore(self, spec: DrillSpec, scratch: ScratchTable, located: LocatedBackup) -> str | None:
+    def start_restore(
+        self, spec: DrillSpec, scratch: ScratchTable, located: LocatedBackup, *, key: OwnershipKey
+    ) -> str | None:
         if scratch.definition is None:
             raise RestoreIncomplete("ImportTable needs the table's key schema and none is known")
         # An import an earlier try started (same client token) is resumed, not deleted and repeated.
         try:
             return resume_or_start_import(
-                self.clients.dynamodb(), spec=spec, export=located, definition=scratch.definition
+                self.clients.dynamodb(), spec=spec, export=located, definition=scratch.definition, key=key
             )
         except ClientError as err:
             if error_code(err) == "ImportConflictException":

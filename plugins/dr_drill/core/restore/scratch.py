@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 DEFAULT_SCRATCH_PREFIX = "drill-"
@@ -36,11 +35,6 @@ def scratch_tags(table_name: str, run_id: str) -> list[dict[str, str]]:
         {"Key": SOURCE_TAG, "Value": table_name[:256]},
         {"Key": RUN_ID_TAG, "Value": run_id[:256]},
     ]
-
-
-def is_scratch_of(name: str, tags: dict[str, str], *, prefix: str, run_id: str) -> bool:
-    """Return True only for a table named with ``prefix`` AND tagged as scratch of ``run_id``."""
-    return name.startswith(prefix) and tags.get(SCRATCH_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id[:256]
 
 
 def _projection(index: dict[str, Any]) -> dict[str, Any]:
@@ -111,18 +105,6 @@ def index_names(definition: dict[str, list[dict[str, Any]]]) -> list[str]:
         for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
         for index in definition.get(kind, ())
     ]
-
-
-def is_any_scratch(name: str, tags: dict[str, str], *, prefix: str) -> bool:
-    """Return True for a table named with ``prefix`` AND tagged as a drill's scratch table (of any run)."""
-    return name.startswith(prefix) and tags.get(SCRATCH_TAG) == "true"
-
-
-def is_stale_scratch(
-    name: str, tags: dict[str, str], created_at: datetime, *, prefix: str, now: datetime, max_age: timedelta
-) -> bool:
-    """Return True for a scratch table (prefix AND tag) created more than ``max_age`` before ``now``."""
-    return is_any_scratch(name, tags, prefix=prefix) and now - created_at > max_age
 
 
 def index_overrides(include_indexes: bool) -> dict[str, Any]:

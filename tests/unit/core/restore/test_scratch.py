@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dr_drill.core.restore.scratch import (
     definition_from_plan_key_schema,
     index_names,
-    is_scratch_of,
-    is_stale_scratch,
     scratch_table_definition,
     scratch_table_name,
-    scratch_tags,
 )
 
 SOURCE_DESCRIPTION = {
@@ -94,18 +90,6 @@ def test_scratch_names_stay_within_dynamodb_rules(table, run_id):
     assert name == scratch_table_name(table, run_id, "drill-")
 
 
-def test_only_old_tables_with_prefix_and_scratch_tag_are_stale():
-    now = datetime(2026, 11, 26, tzinfo=UTC)
-    old = now - timedelta(hours=30)
-    tags = {tag["Key"]: tag["Value"] for tag in scratch_tags("orders", "run-1")}
-    day = timedelta(hours=24)
-
-    assert is_stale_scratch("drill-orders-x", tags, old, prefix="drill-", now=now, max_age=day)
-    assert not is_stale_scratch("drill-orders-x", tags, now - timedelta(hours=1), prefix="drill-", now=now, max_age=day)
-    assert not is_stale_scratch("orders", tags, old, prefix="drill-", now=now, max_age=day)
-    assert not is_stale_scratch("drill-orders-x", {}, old, prefix="drill-", now=now, max_age=day)
-
-
 @pytest.mark.parametrize(
     "run_id",
     [
@@ -123,11 +107,3 @@ def test_scratch_names_follow_dynamodb_rules_and_differ_per_run(run_id, table):
     assert name == scratch_table_name(table, run_id)
     assert name != scratch_table_name(table, run_id + "x")
     assert name != scratch_table_name(table + "x", run_id)
-
-
-def test_only_a_prefixed_table_tagged_for_this_run_is_scratch():
-    tags = {tag["Key"]: tag["Value"] for tag in scratch_tags("app", "run-1")}
-    assert is_scratch_of("drill-app-1", tags, prefix="drill-", run_id="run-1")
-    assert not is_scratch_of("app", tags, prefix="drill-", run_id="run-1")
-    assert not is_scratch_of("drill-app-1", tags, prefix="drill-", run_id="run-2")
-    assert not is_scratch_of("drill-app-1", {}, prefix="drill-", run_id="run-1")
