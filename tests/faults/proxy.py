@@ -246,6 +246,7 @@ class FaultProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.seed = seed
         self.rules: list[Rule] = []
+        self.retired: list[Rule] = []  # rules switched off by clear(), kept for their counts
         self.triggers: list[Trigger] = []
         self.seen: Counter[tuple[str, str]] = Counter()  # every call, faulted or not
         self.forwarded: Counter[tuple[str, str]] = Counter()  # what the emulator saw
@@ -265,7 +266,9 @@ class FaultProxy:
         return rule
 
     def clear(self) -> None:
+        """Switch every rule and trigger off; the rules' counts stay in ``retired``."""
         with self.lock:
+            self.retired.extend(self.rules)
             self.rules.clear()
             self.triggers.clear()
 
