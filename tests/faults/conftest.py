@@ -1,0 +1,59 @@
+"""Fixtures of the fault tests: the proxy in front of the emulator, and a canary account drilled through it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from demo.run_demo import BACKUP_BUCKET
+from tests.faults.canary import EVIDENCE_BUCKET, TABLE, CanaryAccount, seed_canary_account
+from tests.faults.proxy import FaultProxy
+
+ITEMS = 400  # 16 batches of 25: enough for mid-restore triggers, small enough for a quick matrix
+# Airflow's whole-task retry waits this long instead of the DAG's minute: when a case needs the
+# last resort, it still happens (and is seen in the try numbers), without idling the suite.
+TASK_RETRY_DELAY = timedelta(seconds=2)
+
+
+@pytest.fixture
+def proxy(aws) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the emulator, with no rule switched on yet; stopped after the test."""
+    with FaultProxy(aws.endpoint_url) as running:
+        yield running
+
+
+@pytest.fixture
+def drilled_through(proxy, monkeypatch) -> FaultProxy:
+    """Every AWS call of the DAG goes through the proxy (the Airflow connection's endpoint_url)."""
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", proxy.airflow_connection())
+    return proxy
+
+
+@pytest.fixture(scope="module")
+def fault_dag(airflow_db):
+    """The DAG as the DagBag parses it, with the whole-task retry delay cut to ``TASK_RETRY_DELAY``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag().get_dag("dynamodb_restore_drill")
+    for task in dag.tasks:
+        if task.retries:
+            task.retry_delay = TASK_RETRY_DELAY
+    return dag
+
+
+@pytest.fixture
+def canary_account(aws, airflow_db, monkeypatch, tmp_path) -> CanaryAccount:
+    """``app-users`` with canary items and two nightly backups, a locked evidence bucket, topics and a queue."""
+    seeded = seed_canary_account(aws, ITEMS, now=datetime.now(UTC))
+    monkeypatch.setenv("BACKUP_BUCKET", BACKUP_BUCKET)
+    monkeypatch.setenv("EVIDENCE_BUCKET", EVIDENCE_BUCKET)
+    monkeypatch.setenv("EVIDENCE_RETENTION_MODE", "GOVERNANCE")
+    monkeypatch.setenv("EVIDENCE_RETENTION_DAYS", "1")
+    monkeypatch.setenv("SUCCESS_TOPIC_ARN", seeded.success_topic_arn)
+    monkeypatch.setenv("FAILURE_TOPIC_ARN", seeded.failure_topic_arn)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"tables:\n  {TABLE}: {{batch_size: 25}}\n")
+    monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
+    return seeded
