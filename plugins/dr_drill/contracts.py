@@ -298,11 +298,16 @@ class DroppedScratch(Contract):
 
 @dataclass(frozen=True, kw_only=True)
 class StepFailure(Contract):
-    """Why a step failed, pushed by the step itself; ``details`` is its partial result, for the evidence."""
+    """Why a step failed, pushed by the step itself; ``details`` is its partial result, for the evidence.
+
+    ``error`` names what was raised: one of the named errors (a finding about the backup or the
+    restore, such as ``BackupCorrupt``), or another exception (``TransferInterrupted``, say).
+    """
 
     step: Step
     reason: str
     details: dict[str, Any] | None = None
+    error: str | None = None
 
     def __post_init__(self) -> None:
         self._set("step", Step(self.step))

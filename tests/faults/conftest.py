@@ -51,6 +51,9 @@ def canary_account(aws, airflow_db, monkeypatch, tmp_path) -> CanaryAccount:
     monkeypatch.setenv("EVIDENCE_BUCKET", EVIDENCE_BUCKET)
     monkeypatch.setenv("EVIDENCE_RETENTION_MODE", "GOVERNANCE")
     monkeypatch.setenv("EVIDENCE_RETENTION_DAYS", "1")
+    # Each request's retry window: past the matrix's 20 s outage (which the steps must ride out),
+    # short of the default 120 s, so that the faults that last fail their steps sooner.
+    monkeypatch.setenv("RETRY_WINDOW_SECONDS", "30")
     monkeypatch.setenv("SUCCESS_TOPIC_ARN", seeded.success_topic_arn)
     monkeypatch.setenv("FAILURE_TOPIC_ARN", seeded.failure_topic_arn)
     plan = tmp_path / "plan.yaml"

@@ -56,7 +56,7 @@ def test_a_record_that_is_not_this_drills_or_not_intact_is_never_reused(evidence
     evidence_s3.put_object(Bucket=LOCKED_BUCKET, Key=key, Body=b'{"drill_id": "someone else", "evidence_sha256": "x"}')
     record, unstored = task._record_once(evidence_s3, key, _draft(spec, datetime(2026, 11, 26, 3, tzinfo=UTC)))
     assert "is not drill" in unstored and record["status"] == "failed" and record["storage"] is None
-    assert record["failure"] == {"step": "locate", "reason": "no backup"}  # the first failure stays the drill's
+    assert record["failure"] == {"step": "locate", "reason": "no backup", "error": None}  # the first failure stays
 
 
 def test_each_output_is_sent_once_per_drill_whatever_the_tries(evidence_s3):

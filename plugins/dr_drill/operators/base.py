@@ -129,15 +129,15 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         except AirflowSkipException:
             raise  # nothing failed: a part with no share of the restore
         except DrillError as err:
-            self._report_failure(context, err.reason, err.details)
+            self._report_failure(context, err.reason, err.details, err)
             raise AirflowFailException(err.reason) from err
         except Exception as err:
-            self._report_failure(context, f"{type(err).__name__}: {err}", None)
+            self._report_failure(context, f"{type(err).__name__}: {err}", None, err)
             raise
 
-    def _report_failure(self, context: Context, reason: str, details: dict[str, Any] | None) -> None:
+    def _report_failure(self, context: Context, reason: str, details: dict[str, Any] | None, err: Exception) -> None:
         self.log.error("Drill step %s failed for table %s: %s", self.step, self.spec["table_name"], reason)
-        failure = StepFailure(step=self.step, reason=reason[:_REASON_LIMIT], details=details)
+        failure = StepFailure(step=self.step, reason=reason[:_REASON_LIMIT], details=details, error=type(err).__name__)
         context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=failure.to_xcom())
 
     def clients(self) -> Clients:

@@ -340,7 +340,9 @@ def _checks(record: dict[str, Any], validated: ValidationResult | None) -> list[
     backup, restore, validation = record["backup"], record["restore"], record["validation"]
     objectives, failure = record["objectives"], record["failure"] or {}
     located = backup["location"] is not None
-    checksum = True if backup["checksum_verified"] else (False if failure.get("step") == "verify" else None)
+    # Failed only when verify found the backup corrupt: a backup it could not find or read to its end is not run.
+    corrupt = failure.get("step") == "verify" and failure.get("error") == "BackupCorrupt"
+    checksum = True if backup["checksum_verified"] else (False if corrupt else None)
     restore_ran = restore["started_at"] is not None
     checks = [
         _check("backup_located", located, backup["location"] or "no backup located"),
@@ -416,7 +418,7 @@ def build_evidence(
         "run_id": spec.run_id,
         "table_name": spec.table_name,
         "status": "passed" if passed else "failed",
-        "failure": {"step": failed.step.value, "reason": failed.reason} if failed else None,
+        "failure": {"step": failed.step.value, "reason": failed.reason, "error": failed.error} if failed else None,
         "backup": _backup_block(spec, located, verified, taken_at),
         "scratch_table": _scratch_block(spec, scratch_deleted, created, restored, dropped),
         "restore": _restore_block(restored, validated),

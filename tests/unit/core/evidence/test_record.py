@@ -45,7 +45,7 @@ def test_a_passed_drill_measures_rto_and_rpo_against_targets():
 
 
 def test_a_drill_failed_at_verify_is_still_a_valid_record():
-    failure = {"step": "verify", "reason": "checksum mismatch"}
+    failure = {"step": "verify", "reason": "checksum mismatch", "error": "BackupCorrupt"}
     record = drill_record(verified=None, restored=None, validated=None, failure=failure)
     validate_evidence(record)
     assert record["status"] == "failed" and record["failure"] == failure
@@ -56,7 +56,11 @@ def test_a_drill_failed_at_verify_is_still_a_valid_record():
 
 @pytest.mark.parametrize("step", ["create_scratch_table", "drop_scratch_table"])
 def test_a_drill_failed_at_the_scratch_tables_setup_or_teardown_is_a_valid_record_naming_that_step(step):
-    failure = {"step": step, "reason": "source table t does not exist and the drill plan gives no key_schema"}
+    failure = {
+        "step": step,
+        "reason": "source table t does not exist and the drill plan gives no key_schema",
+        "error": "RestoreIncomplete",
+    }
     record = drill_record(restored=None, validated=None, scratch_deleted=False, failure=failure)
     validate_evidence(record)
     assert record["status"] == "failed" and record["failure"] == failure
@@ -349,7 +353,7 @@ def test_a_record_keeps_the_scratch_table_life_and_every_check():
 
 
 def test_a_failed_drill_leaves_the_later_checks_not_run_and_the_run_type_from_the_run_id():
-    failure = {"step": "verify", "reason": "checksum mismatch"}
+    failure = {"step": "verify", "reason": "checksum mismatch", "error": "BackupCorrupt"}
     record = build_evidence(
         SPEC,
         located=LOCATED,
@@ -366,6 +370,22 @@ def test_a_failed_drill_leaves_the_later_checks_not_run_and_the_run_type_from_th
     assert checks["restore_complete"] == "not_run" and checks["item_count"] == "not_run"
     assert record["run"]["run_type"] == "scheduled"  # from scheduled__... when Airflow did not say
     assert record["storage"] is None and record["evidence_sequence"] == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param("TransferInterrupted", id="read-cut-off"),
+        pytest.param("BackupNotFound", id="gone-or-denied"),
+        pytest.param(None, id="task-died"),
+    ],
+)
+def test_a_backup_verify_could_not_read_is_not_said_to_fail_its_checksum(error):
+    failure = {"step": "verify", "reason": "s3://b/k: the transfer broke off 10 times", "error": error}
+    record = drill_record(verified=None, restored=None, validated=None, failure=failure)
+    validate_evidence(record)
+    checks = {c["name"]: c["result"] for c in record["checks"]}
+    assert record["failure"] == failure and checks["backup_checksum"] == "not_run"
 
 
 @pytest.mark.parametrize("mode", ["COMPLIANCE", "GOVERNANCE"])
