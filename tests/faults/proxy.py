@@ -164,6 +164,8 @@ class Rule:
     :param after: ``(operation, n)``: the rule starts at the n-th call of that operation (from 1).
     :param seconds: with ``after``, how long it lasts; None: to the end of the run.
     :param code, status: the error of an ``error`` fault.
+    :param keep: ``cut_body``: the share of the body sent before the cut (0: none, so that a
+        resumed read can never get further).
     """
 
     name: str
@@ -177,6 +179,7 @@ class Rule:
     seconds: float | None = None
     code: str | None = None
     status: int = 400
+    keep: float = 0.5
     seed: int = 11
     injected: int = 0
     by_code: Counter[str] = field(default_factory=Counter)  # what each injected fault answered
@@ -434,8 +437,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 response = _with_unprocessed(response, held_back)
                 response_headers = [(k, v) for k, v in response_headers if k.lower() != "x-amz-crc32"]
                 response_headers.append(("x-amz-crc32", str(zlib.crc32(response) & 0xFFFFFFFF)))
-            if any(rule.fault == "cut_body" for rule in fired) and status == 200 and len(response) > 1:
-                self._send(status, response_headers, response[: len(response) // 2], declared=len(response))
+            cuts = [rule for rule in fired if rule.fault == "cut_body"]
+            if cuts and status == 200 and len(response) > 1:
+                sent = response[: int(len(response) * cuts[0].keep)]
+                self._send(status, response_headers, sent, declared=len(response))
                 raise Reset
             self._send(status, response_headers, response)
         except Reset:
