@@ -84,6 +84,9 @@ class DrillSpec(Contract):
     restore_workers: int = DEFAULT_RESTORE_WORKERS
     import_table: bool = False
     restore_tasks: int = 1
+    max_backup_shrink_percent: float = 50
+    allow_empty_table: bool = False
+    objectives_advisory: bool = False
 
     def __post_init__(self) -> None:
         self._set("backup_source", BackupSource(self.backup_source))

@@ -127,3 +127,36 @@ def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, A
         for name, value, unit in values
         if value is not None
     ]
+
+
+def refusal_subject(tables: list[str] | tuple[str, ...]) -> str:
+    """Return the subject of a refused request, naming its table when it named one."""
+    head = "DR drill REFUSED: "
+    what = tables[0] if tables else "request"
+    room = _SUBJECT_LIMIT - len(head)
+    if len(what) > room:
+        what = what[: room - 3] + "..."
+    return head + what
+
+
+def refusal_message(
+    *, dag_id: str, run_id: str, tables: list[str] | tuple[str, ...], field: str | None, reason: str
+) -> str:
+    """Return the JSON body of a refused request: what was refused and why; no drill ran, nothing was touched."""
+    return json.dumps(
+        {
+            "status": "refused",
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "tables": list(tables),
+            "field": field,
+            "reason": reason,
+            "summary": f"DR drill request refused before any work{f' (field {field})' if field else ''}: {reason}",
+        },
+        indent=2,
+    )
+
+
+def refusal_attributes(tables: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Message attributes of a refusal, as ``notification_attributes`` gives them for a drill."""
+    return {"status": "refused", "table_name": tables[0] if tables else "(request)"}
