@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("conf", "field", "says"),
     [
-        pytest.param({"table_name": TABLE, "batch_sise": 25}, "batch_sise", "did you mean 'batch_size'?", id="misspelt"),
+        pytest.param(
+            {"table_name": TABLE, "batch_sise": 25}, "batch_sise", "did you mean 'batch_size'?", id="misspelt"
+        ),
         pytest.param(
             form_conf(backup_file=f"dynamodb-backups/{TABLE}-backup-2026-11-30-01-30-00.json"),
             "backup_file",

@@ -18,9 +18,17 @@ METRIC_NAMES = (
 _SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
 
 
+def _missed(objectives: dict[str, Any]) -> list[str]:
+    return [name.upper() for name in ("rto", "rpo") if objectives.get(f"{name}_met") is False]
+
+
 def notification_subject(record: dict[str, Any]) -> str:
-    """Return a subject under 100 characters naming the result and the table."""
-    head = f"DR drill {record['status'].upper()}: "
+    """Return a subject under 100 characters naming the result, a missed RTO/RPO target, and the table."""
+    missed = _missed(record["objectives"])
+    head = f"DR drill {record['status'].upper()}"
+    if missed:
+        head += f" ({' and '.join(missed)} missed)"
+    head += ": "
     table = record["table_name"]
     room = _SUBJECT_LIMIT - len(head)
     if len(table) > room:
@@ -35,10 +43,16 @@ def _summary(record: dict[str, Any]) -> str:
     head = f"DR drill of {record['table_name']} {record['status'].upper()}"
     if record["failure"]:
         head += f" at step {record['failure']['step']}: {record['failure']['reason']}"
-    return (
-        f"{head}. RTO {met[objectives['rto_met']]} (target {objectives['rto_target_seconds']} s),"
-        f" RPO {met[objectives['rpo_met']]} (target {objectives['rpo_target_seconds']} s)."
-    )
+
+    def told(name: str) -> str:
+        measured = objectives[f"{name}_seconds"]
+        shown = "" if measured is None else f"{measured} s, "
+        return (
+            f"{name.upper()} {met[objectives[f'{name}_met']]} ({shown}target {objectives[f'{name}_target_seconds']} s)"
+        )
+
+    advisory = " (targets advisory)" if objectives.get("advisory") and _missed(objectives) else ""
+    return f"{head}. {told('rto')}, {told('rpo')}{advisory}."
 
 
 def notification_message(record: dict[str, Any], evidence_uri: str, report_uri: str | None = None) -> str:
