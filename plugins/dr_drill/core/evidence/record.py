@@ -104,6 +104,9 @@ def _backup_block(
         "candidates_considered": located.candidates_considered if located else None,
         "effective_rpo_seconds": effective_rpo,
         "newest_verified_location": verified.newest_verified_location if verified else None,
+        "live_item_count": verified.live_item_count if verified else None,
+        "dynamodb_limits_checked": verified.limits_checked if verified else None,
+        "dynamodb_limit_violations": verified.limit_violations if verified else None,
     }
 
 
