@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from demo.run_demo import airflow_environment, seed_account
 from tests.browser.airflow_ui import api_server
 from tests.browser.cdp import browser_page
 from tests.conftest import ROOT
@@ -127,3 +128,21 @@ def test_the_form_posts_empty_values_that_leave_the_plan_in_force(page, ui):
     [from_form] = resolved(posted)
     assert from_form == resolved({"table_name": "orders"})[0]
     assert (from_form.backup_source, from_form.keep_scratch_table) == ("native_backup", True)
+
+
+def test_mapped_drills_are_labelled_by_their_table(page, ui, dag, aws, airflow_db, monkeypatch, tmp_path):
+    account = seed_account(aws, {"app-users": 40, "orders": 30}, now=datetime.now(UTC), nights=1)
+    env = airflow_environment(aws, account, airflow_db)
+    for name in ("BACKUP_BUCKET", "EVIDENCE_BUCKET", "SUCCESS_TOPIC_ARN", "FAILURE_TOPIC_ARN"):
+        monkeypatch.setenv(name, env[name])
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("tables:\n  app-users: {}\n  orders: {}\n")
+    monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
+    run = dag.test()
+
+    for task_id in ("drill.locate", "drill.restore", "drill.verdict"):
+        page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/{task_id}/mapped")
+        page.wait_for("!!document.body && document.querySelectorAll('tbody tr').length === 2")
+        labels = page.evaluate("[...document.querySelectorAll('tbody tr')].map(row => row.cells[1].innerText.trim())")
+        assert sorted(labels) == ["app-users", "orders"], task_id  # not 0 and 1
+    page.screenshot(ARTIFACTS / "mapped-drills-by-table.png")
