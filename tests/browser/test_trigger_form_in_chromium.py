@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
 from demo.run_demo import airflow_environment, seed_account
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
 from tests.browser.airflow_ui import api_server
 from tests.browser.cdp import browser_page
 from tests.conftest import ROOT
