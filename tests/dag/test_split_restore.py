@@ -64,7 +64,10 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
 def _index_by_name(aws):
     aws.client("dynamodb").update_table(
         TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "user_id", "AttributeType": "S"},
+            {"AttributeName": "name", "AttributeType": "S"},
+        ],
         GlobalSecondaryIndexUpdates=[
             {
                 "Create": {

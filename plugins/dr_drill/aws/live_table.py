@@ -32,7 +32,8 @@ def describe_live_table(ddb: Any, table_name: str) -> LiveTable | None:
         raise
     types = {entry["AttributeName"]: entry["AttributeType"] for entry in table.get("AttributeDefinitions", ())}
     ordered = sorted(table.get("KeySchema", ()), key=lambda entry: entry["KeyType"] != "HASH")
-    return LiveTable(
-        item_count=table.get("ItemCount"),
-        key_schema=tuple({"name": entry["AttributeName"], "type": types[entry["AttributeName"]]} for entry in ordered),
-    )
+    key_schema = tuple({"name": entry["AttributeName"], "type": types.get(entry["AttributeName"])} for entry in ordered)
+    # A key whose type DescribeTable does not state cannot be checked: better no key schema than a wrong one.
+    if any(entry["type"] is None for entry in key_schema):
+        key_schema = ()
+    return LiveTable(item_count=table.get("ItemCount"), key_schema=key_schema)
