@@ -106,6 +106,7 @@ PARAMS = {
         "native_backup (on-demand or AWS Backup backups) or pitr (point-in-time recovery).",
         section=WHICH_BACKUP,
         enum=[None, *BACKUP_SOURCES],
+        values_display={"null": "(as the drill plan says)"},
     ),
     "backup_bucket": _setting(
         "backup_bucket",
