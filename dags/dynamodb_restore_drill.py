@@ -9,14 +9,13 @@ Params, schedule and wiring only: no AWS call and no file I/O happen at parse ti
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
 
 from dr_drill.core.plan.drill_plan import (
     BACKUP_SOURCES,
@@ -24,9 +23,9 @@ from dr_drill.core.plan.drill_plan import (
     SETTING_SCHEMAS,
     SWEEP_MAX_AGE_HOURS_SCHEMA,
     TABLE_NAME_PATTERN,
-    resolve_drill_specs,
 )
 from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
+from dr_drill.operators.plan import PlanDrillsOperator
 from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
 from dr_drill.operators.restore import CombineRestoreOperator, RestoreBackupOperator
 from dr_drill.operators.scratch import (
@@ -34,10 +33,8 @@ from dr_drill.operators.scratch import (
     DropScratchTableOperator,
     SweepScratchTablesOperator,
 )
-from dr_drill.operators.settings import read_settings, setting
 from dr_drill.operators.validate import ValidateRestoreOperator
 
-log = logging.getLogger(__name__)
 DAG_ID = "dynamodb_restore_drill"
 DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
 MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
@@ -47,18 +44,43 @@ MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
 RESTORE_TASKS = int(os.environ.get("DR_DRILL_RESTORE_TASKS", "4"))
 
 
-def _param(default: Any, **schema: Any) -> Param:
+def _param(default: Any, *, title: str, description: str, section: str, **schema: Any) -> Param:
     # Airflow checks a param's schema against its metaschema each time it resolves the params, many
     # times per task: draft 7's metaschema checks several times faster than the default 2020-12, and
     # these schemas use nothing newer.
-    return Param(default, **{"$schema": "http://json-schema.org/draft-07/schema#"}, **schema)
+    return Param(
+        default,
+        title=title,
+        description=description,
+        section=section,
+        **{"$schema": "http://json-schema.org/draft-07/schema#"},
+        **schema,
+    )
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+def _may_stay_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """The setting's schema with null allowed: the form stars no field whose type allows null."""
+    kinds = schema.get("type", [])
+    kinds = kinds if isinstance(kinds, list) else [kinds]
     return {**schema, "type": ["null", *[kind for kind in kinds if kind != "null"]]}
 
 
+def _setting(name: str, *, title: str, description: str, section: str, **overrides: Any) -> Param:
+    """A param overriding the plan's ``name``: empty by default, and empty leaves the plan's value in force."""
+    schema = _may_stay_empty({**SETTING_SCHEMAS[name], **overrides})
+    return _param(
+        None, title=title, description=f"{description} Empty: as the drill plan says.", section=section, **schema
+    )
+
+
+WHAT = "What to drill"
+WHICH_BACKUP = "Which backup"
+RESTORE = "Restore"
+PROOF = "Targets and sample"
+HOUSEKEEPING = "Housekeeping"
+
+# Every param that can override the plan defaults to empty, so that the form (which posts every
+# param, untouched ones at their defaults) asks for exactly what the API asks for with fewer keys.
 PARAMS = {
     "table_name": _param(
         None,
@@ -66,96 +88,120 @@ PARAMS = {
         pattern=TABLE_NAME_PATTERN,
         title="Table",
         description="One table to drill (the original function's key). Empty: the drill plan's tables.",
+        section=WHAT,
     ),
     "tables": _param(
-        [],
-        type="array",
+        None,
+        type=["null", "array"],
         items={"type": "string", "pattern": TABLE_NAME_PATTERN},
         uniqueItems=True,
-        title="Tables",
-        description="Several tables to drill. Empty: the drill plan's tables.",
+        title="More tables",
+        description="Other tables to drill, one per line. Empty: only the table above, or the drill plan's tables.",
+        section=WHAT,
     ),
-    "backup_bucket": _param(
-        None, **SETTING_SCHEMAS["backup_bucket"], description="Bucket of the backups. Empty: plan or BACKUP_BUCKET."
+    "backup_source": _setting(
+        "backup_source",
+        title="Backup source",
+        description="Where the backup is: s3_json (the original JSON backups), s3_export (Export to S3), "
+        "native_backup (on-demand or AWS Backup backups) or pitr (point-in-time recovery).",
+        section=WHICH_BACKUP,
+        enum=[None, *BACKUP_SOURCES],
+        values_display={"null": "(as the drill plan says)"},
     ),
-    "backup_file": _param(
-        None,
-        **SETTING_SCHEMAS["backup_file"],
-        description="Object key of one backup to drill. Empty: the newest backup of the table.",
+    "backup_bucket": _setting(
+        "backup_bucket",
+        title="Backup bucket",
+        description="s3_json and s3_export: the bucket of the backups (else BACKUP_BUCKET).",
+        section=WHICH_BACKUP,
     ),
-    "batch_size": _param(25, **SETTING_SCHEMAS["batch_size"], description="Items per BatchWriteItem request."),
-    "backup_source": _param(
-        BACKUP_SOURCES[0], **SETTING_SCHEMAS["backup_source"], description="Kind of backup to restore."
+    "backup_file": _setting(
+        "backup_file",
+        title="Backup object key",
+        description="s3_json, with one Table: the object key of the backup to drill, instead of the newest.",
+        section=WHICH_BACKUP,
     ),
-    "rto_target_seconds": _param(
-        None, **_nullable(SETTING_SCHEMAS["rto_target_seconds"]), description="Recovery time target. Empty: plan."
-    ),
-    "rpo_target_seconds": _param(
-        None, **_nullable(SETTING_SCHEMAS["rpo_target_seconds"]), description="Backup age target. Empty: plan."
-    ),
-    "keep_scratch_table": _param(
-        False, **SETTING_SCHEMAS["keep_scratch_table"], description="Keep the scratch table for inspection."
-    ),
-    "export_prefix": _param(
-        None,
-        **SETTING_SCHEMAS["export_prefix"],
+    "export_prefix": _setting(
+        "export_prefix",
+        title="Export prefix",
         description="s3_export: the S3 prefix the table's exports were written under (before AWSDynamoDB/).",
+        section=WHICH_BACKUP,
     ),
-    "selection": _param(
-        None,
-        **SETTING_SCHEMAS["selection"],
-        description='Which backup: "latest" (default), {"policy": "latest_before", "before": ISO time}, '
-        '{"policy": "random_within_days", "days": N, "seed": optional}, or {"policy": "explicit", "backup": '
-        "object key, export id or ARN, backup ARN, or PITR time}. Empty: plan.",
+    "selection": _setting(
+        "selection",
+        title="Backup selection",
+        description='Which backup, as JSON: {"policy": "latest"}, {"policy": "latest_before", "before": '
+        '"2026-11-30T00:00:00+00:00"}, {"policy": "random_within_days", "days": 7, "seed": 42} (seed optional), '
+        'or {"policy": "explicit", "backup": object key, export id or ARN, backup ARN, or PITR time}.',
+        section=WHICH_BACKUP,
+        type=["null", "object"],
     ),
-    "sample_size": _param(
-        None, **_nullable(SETTING_SCHEMAS["sample_size"]), description="Items deep-compared at random. Empty: plan."
+    "batch_size": _setting(
+        "batch_size",
+        title="Batch size",
+        description="Items per BatchWriteItem request, 1 to 25 (DynamoDB's limit).",
+        section=RESTORE,
     ),
-    "sample_seed": _param(
-        None, **SETTING_SCHEMAS["sample_seed"], description="Seed of the sample, to replay a drill's. Empty: new."
+    "restore_tasks": _setting(
+        "restore_tasks",
+        title="Restore tasks",
+        description="s3_export: restore the data files in this many parallel tasks.",
+        section=RESTORE,
+        maximum=RESTORE_TASKS,
     ),
-    "restore_tasks": _param(
-        None,
-        **{**_nullable(SETTING_SCHEMAS["restore_tasks"]), "maximum": RESTORE_TASKS},
-        description="s3_export: restore the data files in this many parallel tasks. Empty: plan (default 1).",
+    "keep_scratch_table": _setting(
+        "keep_scratch_table",
+        title="Keep the scratch table",
+        description="On: keep the restored scratch table for inspection (a later sweep deletes it).",
+        section=RESTORE,
+    ),
+    "rto_target_seconds": _setting(
+        "rto_target_seconds",
+        title="RTO target (seconds)",
+        description="Longest the restore and its validation may take.",
+        section=PROOF,
+    ),
+    "rpo_target_seconds": _setting(
+        "rpo_target_seconds",
+        title="RPO target (seconds)",
+        description="Oldest the backup may be at the drill's start.",
+        section=PROOF,
+    ),
+    "sample_size": _setting(
+        "sample_size",
+        title="Sample size",
+        description="Items deep-compared at random.",
+        section=PROOF,
+    ),
+    "sample_seed": _setting(
+        "sample_seed",
+        title="Sample seed",
+        description="Seed of the sample, to replay a drill's (new each drill otherwise).",
+        section=PROOF,
     ),
     "sweep_max_age_hours": _param(
         DEFAULT_SWEEP_MAX_AGE_HOURS,
         **SWEEP_MAX_AGE_HOURS_SCHEMA,
-        description="Scratch tables (prefix and tag) older than this, left by crashed runs, are deleted first.",
+        title="Sweep scratch tables older than (hours)",
+        description="Scratch tables a drill provably made (its signed owner tag) are deleted before the drills:"
+        " at once when their run is over, otherwise once older than this.",
+        section=HOUSEKEEPING,
     ),
 }
 
 
-@task
-def plan_drills() -> list[dict[str, Any]]:
-    """Resolve the drill plan, the trigger conf and the settings into one spec per table."""
-    context = get_current_context()
-    dag_run = context["dag_run"]
-    params = context["params"]
-    given = dag_run.conf or {}
-    # Only keys the trigger really gave override the plan; a param's default does not.
-    conf = {key: params[key] for key in PARAMS if key in given and params[key] is not None}
-    plan_path = Path(setting("DRILL_PLAN_PATH") or DEFAULT_PLAN_PATH)
-    plan = yaml.safe_load(plan_path.read_text()) if plan_path.exists() else {}
-    specs = resolve_drill_specs(
-        plan=plan,
-        conf=conf,
-        settings=read_settings(),
-        dag_id=dag_run.dag_id,
-        run_id=dag_run.run_id,
-        started_at=datetime.now(UTC).replace(microsecond=0),
-        restore_task_slots=RESTORE_TASKS,
-    )
-    for spec in specs:
-        log.info("Drilling %s from s3://%s into %s", spec.table_name, spec.backup_bucket, spec.scratch_table)
-    return [spec.to_xcom() for spec in specs]
+@task(trigger_rule="all_done", retries=0)
+def drills_to_run() -> list[dict[str, Any]]:
+    """Hand on the planned specs once the sweep is done, whatever it did; nothing when the plan refused."""
+    specs = get_current_context()["ti"].xcom_pull(task_ids="plan_drills")
+    if specs is None:
+        raise AirflowFailException("plan_drills refused the request or did not finish: nothing was drilled")
+    return specs
 
 
 @task_group(group_id="drill")
 def drill_table(spec: dict[str, Any]) -> None:
-    """One table's drill; the group is mapped over the tables."""
-    capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES}
+    """One table's drill; the group is mapped over the tables, each instance labelled by its table."""
+    capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES, "map_index_template": "{{ task.spec.table_name }}"}
     locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
     verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
     create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=locate.output, **capped)
@@ -206,7 +252,14 @@ def drill_table(spec: dict[str, Any]) -> None:
         trigger_rule="all_done",
         **capped,
     )
-    verdict = DrillVerdictOperator(task_id="verdict", outcome=record.output, retries=0, **capped)
+    verdict = DrillVerdictOperator(
+        task_id="verdict",
+        outcome=record.output,
+        retries=0,
+        max_active_tis_per_dagrun=MAX_PARALLEL_TABLES,
+        # The verdict has no spec: its table is in the evidence URI, s3://{bucket}/dr-drill-evidence/{table}/...
+        map_index_template="{{ task.outcome.evidence_uri.split('/')[4] }}",
+    )
     verify >> create
     parts >> restore
     validate >> drop >> record >> verdict
@@ -225,9 +278,11 @@ with DAG(
     tags=["dr-drill", "dynamodb", "compliance"],
     doc_md=__doc__,
 ) as dag:
-    # Housekeeping first (frees the table quota), never blocking the drills: even a failed sweep
-    # lets plan_drills run, and as it is no leaf it does not decide the run's state.
+    # The request is read first: one the drill cannot carry out is refused before anything is
+    # touched, without retries. Then housekeeping (frees the table quota), which never blocks the
+    # drills (drills_to_run runs on all_done) and, being no leaf, never decides the run's state.
+    plan = PlanDrillsOperator(task_id="plan_drills", plan_path=DEFAULT_PLAN_PATH, restore_task_slots=RESTORE_TASKS)
     sweep = SweepScratchTablesOperator(task_id="sweep_scratch_tables", max_age_hours="{{ params.sweep_max_age_hours }}")
-    specs = plan_drills.override(trigger_rule="all_done")()
-    sweep >> specs
+    specs = drills_to_run()
+    plan >> sweep >> specs
     drill_table.expand(spec=specs)

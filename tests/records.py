@@ -26,6 +26,8 @@ SPEC = {
     "success_topic_arn": None,
     "failure_topic_arn": None,
 }
+# The same drill, but its plan makes the targets advisory: missing them does not fail it.
+ADVISORY_SPEC = {**SPEC, "objectives_advisory": True}
 LOCATED = {
     "source": "s3_json",
     "location": "s3://b/dynamodb-backups/app-users-backup-2026-11-25-01-30-00.json",
@@ -59,8 +61,11 @@ RUN_CONTEXT = {
 }
 
 
-def drill_record(**steps: Any) -> dict[str, Any]:
-    """Return the record of a drill of ``SPEC`` whose steps all passed, but for the ``steps`` given."""
+def drill_record(spec: dict[str, Any] = SPEC, **steps: Any) -> dict[str, Any]:
+    """Return the record of a drill of ``spec`` whose steps all passed, but for the ``steps`` given.
+
+    ``SPEC``'s targets (RTO 60 s, RPO 1 day) are both missed by these steps (70 s, 88,200 s).
+    """
     parts = {
         "located": LOCATED,
         "verified": VERIFIED,
@@ -69,10 +74,10 @@ def drill_record(**steps: Any) -> dict[str, Any]:
         "scratch_deleted": True,
         "failure": None,
     } | steps
-    return build_evidence(SPEC, generated_at=NOW, **parts)
+    return build_evidence(spec, generated_at=NOW, **parts)
 
 
-def complete_drill_record(**steps: Any) -> dict[str, Any]:
+def complete_drill_record(spec: dict[str, Any] = SPEC, **steps: Any) -> dict[str, Any]:
     """Like ``drill_record``, with the backup's identity, the scratch table's life and who ran the drill."""
     parts = {
         "located": {**LOCATED, "bucket": "b", "key": "dynamodb-backups/x.json"},
@@ -85,7 +90,7 @@ def complete_drill_record(**steps: Any) -> dict[str, Any]:
         "dropped": DROPPED,
         "run": RUN_CONTEXT,
     } | steps
-    return build_evidence(SPEC, generated_at=NOW, **parts)
+    return build_evidence(spec, generated_at=NOW, **parts)
 
 
 def nightly_records(table: str, count: int, fail_on: set[int]) -> list[dict[str, Any]]:

@@ -84,6 +84,9 @@ class DrillSpec(Contract):
     restore_workers: int = DEFAULT_RESTORE_WORKERS
     import_table: bool = False
     restore_tasks: int = 1
+    max_backup_shrink_percent: float = 50
+    allow_empty_table: bool = False
+    objectives_advisory: bool = False
 
     def __post_init__(self) -> None:
         self._set("backup_source", BackupSource(self.backup_source))
@@ -146,6 +149,10 @@ class VerifiedBackup(Contract):
 
     :param data_files: s3_export: the S3 keys of its data files, read from its proven manifest.
     :param item_count_exact: native_backup: False, as AWS's count is up to six hours old.
+    :param live_item_count: the live source table's approximate ItemCount (None when it is gone).
+    :param limits_checked: whether every item was checked against DynamoDB's limits (False for
+        native_backup and pitr, whose items only DynamoDB reads).
+    :param limit_violations: items that break DynamoDB's limits (None when not checked).
     """
 
     backup_timestamp: str | None = None
@@ -166,6 +173,9 @@ class VerifiedBackup(Contract):
     fallbacks_checked: int | None = None
     newest_verified_location: str | None = None
     newest_verified_backup_time: str | None = None
+    live_item_count: int | None = None
+    limits_checked: bool | None = None
+    limit_violations: int | None = None
 
     def __post_init__(self) -> None:
         self._set("data_files", tuple(self.data_files))

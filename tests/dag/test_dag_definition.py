@@ -53,17 +53,21 @@ def test_the_restore_fans_out_to_fixed_tasks_that_one_task_combines(dag):
     assert dag.params["restore_tasks"] is None
 
 
-def test_the_sweep_runs_first_and_can_never_block_or_decide_the_drills(dag):
-    assert [task.task_id for task in dag.roots] == ["sweep_scratch_tables"]
-    assert dag.get_task("plan_drills").trigger_rule == "all_done"
+def test_the_request_is_read_first_and_the_sweep_can_never_block_or_decide_the_drills(dag):
+    # A refused request touches nothing: the plan comes before the sweep, and is never retried.
+    assert [task.task_id for task in dag.roots] == ["plan_drills"]
+    assert dag.get_task("plan_drills").downstream_task_ids == {"sweep_scratch_tables"}
+    assert dag.get_task("drills_to_run").trigger_rule == "all_done"
+    assert dag.get_task("drills_to_run").upstream_task_ids == {"sweep_scratch_tables"}
     assert [task.task_id for task in dag.leaves] == ["drill.verdict"]
     assert dag.params["sweep_max_age_hours"] == 24
 
 
 def test_params_show_the_original_keys_in_the_trigger_form(dag):
     assert {"table_name", "backup_bucket", "backup_file", "batch_size"} <= set(dag.params)
-    assert dag.params["batch_size"] == 25
-    assert dag.params["keep_scratch_table"] is False
+    # Empty by default: a default would override the plan whenever the form is used.
+    assert dag.params["batch_size"] is None
+    assert dag.params["keep_scratch_table"] is None
 
 
 @pytest.mark.parametrize(
@@ -82,3 +86,29 @@ def test_invalid_conf_is_refused_naming_the_field(dag, airflow_db, conf, field):
 
     with pytest.raises(ParamValidationError, match=field):
         dag.test(run_conf=conf)
+
+
+def test_every_param_defaults_to_what_the_untouched_form_posts_so_the_plan_decides(dag):
+    from tests.trigger_form import UNTOUCHED_FORM_CONF
+
+    defaults = {name: dag.params[name] for name in dag.params}
+    assert defaults == UNTOUCHED_FORM_CONF
+
+
+def test_every_param_has_a_title_a_description_and_a_section(dag):
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        assert param.schema.get("title") and param.schema.get("title") != name, name
+        assert len(param.description or "") > 20, name
+        assert param.schema.get("section"), name
+        # The form stars a field whose type does not allow null: only the sweep's age must be given.
+        kinds = param.schema["type"] if isinstance(param.schema["type"], list) else [param.schema["type"]]
+        assert ("null" in kinds) == (name != "sweep_max_age_hours"), name
+
+
+def test_mapped_drills_are_labelled_by_their_table(dag):
+    group_tasks = [task for task in dag.tasks if task.task_id.startswith("drill.")]
+    assert {task.map_index_template for task in group_tasks if task.task_id != "drill.verdict"} == {
+        "{{ task.spec.table_name }}"
+    }
+    assert "evidence_uri" in dag.get_task("drill.verdict").map_index_template

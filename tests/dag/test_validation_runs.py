@@ -32,10 +32,11 @@ def test_a_passing_drill_records_which_proofs_ran_and_replays_its_sample_seed(da
     assert validation["content_digest_expected"] == validation["content_digest_actual"]
     assert validation["items_proven"] == validation["expected_items"] == 300
     assert (validation["sample_seed"], validation["samples_checked"], validation["sample_mismatches"]) == (12345, 25, 0)
-    assert validation["proofs"] == ["count", "digest", "sample", "fidelity"]
+    assert validation["proofs"] == ["count", "digest", "sample", "fidelity", "rules"]  # min_items is 1 by default
     assert validation["type_drift"]["drifted_items"] == 0 and validation["type_drift"]["items_compared"] == 25
     assert validation["missing_items"] is None and validation["localisation"] is None
-    assert validation["proofs_skipped"] == {"rules": "the plan sets no rules for this table"}
+    assert validation["proofs_skipped"] == {}
+    assert {"name": "min_items", "passed": True, "detail": "300 items, at least 1"} in validation["checks"]
     assert scratch_tables(aws) == []
 
 

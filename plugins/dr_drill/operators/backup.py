@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,10 +10,13 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from dr_drill.aws.live_table import describe_live_table
 from dr_drill.aws.sources import SourceAdapter
 from dr_drill.constants import Step
 from dr_drill.contracts import LocatedBackup, VerifiedBackup
+from dr_drill.core.items.limits import LimitReport, key_attributes
 from dr_drill.core.plan.selection import SelectionPolicy
+from dr_drill.core.verify.shrink import backup_shrink_problem
 from dr_drill.errors import BackupCorrupt, DrillError
 from dr_drill.operators.base import DrillStepOperator
 
@@ -68,6 +72,7 @@ class VerifyBackupOperator(DrillStepOperator):
             verified = adapter.verify(located, table)
         except BackupCorrupt as err:
             raise self._newest_that_verifies(adapter, located, err) from err
+        verified = self._against_dynamodb(adapter, located, verified)
         self.log.info(
             "Verified %s items (checksum verified: %s) in %.1f s",
             verified.item_count,
@@ -75,6 +80,38 @@ class VerifyBackupOperator(DrillStepOperator):
             time.monotonic() - started,
         )
         return verified.to_xcom()
+
+    def _against_dynamodb(
+        self, adapter: SourceAdapter, located: LocatedBackup, verified: VerifiedBackup
+    ) -> VerifiedBackup:
+        """What the backup's own format cannot show: far fewer items than the live table, items DynamoDB refuses.
+
+        Items are streamed once more for the limits (constant memory); a server-side source's
+        items are read only by DynamoDB, so for native_backup and pitr only the count is compared.
+        """
+        spec = self.drill
+        live = describe_live_table(adapter.clients.dynamodb(), spec.table_name)
+        report = None
+        if adapter.source.in_s3:
+            key_schema = spec.key_schema or (list(live.key_schema) if live else [])
+            report = LimitReport(keys=key_attributes(key_schema)).check(adapter.iter_items(located, verified))
+        verified = dataclasses.replace(
+            verified,
+            live_item_count=live.item_count if live else None,
+            limits_checked=report is not None,
+            limit_violations=report.items_refused if report else None,
+        )
+        findings = [
+            finding
+            for finding in (
+                backup_shrink_problem(verified.item_count, verified.live_item_count, spec.max_backup_shrink_percent),
+                report.reason() if report and report.items_refused else None,
+            )
+            if finding
+        ]
+        if findings:
+            raise BackupCorrupt(f"{located.location}: {'; '.join(findings)}", details=verified.to_xcom())
+        return verified
 
     def _newest_that_verifies(
         self, adapter: SourceAdapter, located: LocatedBackup, failure: BackupCorrupt

@@ -18,9 +18,17 @@ METRIC_NAMES = (
 _SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
 
 
+def _missed(objectives: dict[str, Any]) -> list[str]:
+    return [name.upper() for name in ("rto", "rpo") if objectives.get(f"{name}_met") is False]
+
+
 def notification_subject(record: dict[str, Any]) -> str:
-    """Return a subject under 100 characters naming the result and the table."""
-    head = f"DR drill {record['status'].upper()}: "
+    """Return a subject under 100 characters naming the result, a missed RTO/RPO target, and the table."""
+    missed = _missed(record["objectives"])
+    head = f"DR drill {record['status'].upper()}"
+    if missed:
+        head += f" ({' and '.join(missed)} missed)"
+    head += ": "
     table = record["table_name"]
     room = _SUBJECT_LIMIT - len(head)
     if len(table) > room:
@@ -35,10 +43,16 @@ def _summary(record: dict[str, Any], storage_problem: str | None = None) -> str:
     head = f"DR drill of {record['table_name']} {record['status'].upper()}"
     if record["failure"]:
         head += f" at step {record['failure']['step']}: {record['failure']['reason']}"
-    summary = (
-        f"{head}. RTO {met[objectives['rto_met']]} (target {objectives['rto_target_seconds']} s),"
-        f" RPO {met[objectives['rpo_met']]} (target {objectives['rpo_target_seconds']} s)."
-    )
+
+    def told(name: str) -> str:
+        measured = objectives[f"{name}_seconds"]
+        shown = "" if measured is None else f"{measured} s, "
+        return (
+            f"{name.upper()} {met[objectives[f'{name}_met']]} ({shown}target {objectives[f'{name}_target_seconds']} s)"
+        )
+
+    advisory = " (targets advisory)" if objectives.get("advisory") and _missed(objectives) else ""
+    summary = f"{head}. {told('rto')}, {told('rpo')}{advisory}."
     if storage_problem:
         summary += f" Its evidence was NOT stored: {storage_problem}."
     return summary
@@ -140,3 +154,36 @@ def metric_data(record: dict[str, Any], timestamp: datetime) -> list[dict[str, A
         for name, value, unit in values
         if value is not None
     ]
+
+
+def refusal_subject(tables: list[str] | tuple[str, ...]) -> str:
+    """Return the subject of a refused request, naming its table when it named one."""
+    head = "DR drill REFUSED: "
+    what = tables[0] if tables else "request"
+    room = _SUBJECT_LIMIT - len(head)
+    if len(what) > room:
+        what = what[: room - 3] + "..."
+    return head + what
+
+
+def refusal_message(
+    *, dag_id: str, run_id: str, tables: list[str] | tuple[str, ...], field: str | None, reason: str
+) -> str:
+    """Return the JSON body of a refused request: what was refused and why; no drill ran, nothing was touched."""
+    return json.dumps(
+        {
+            "status": "refused",
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "tables": list(tables),
+            "field": field,
+            "reason": reason,
+            "summary": f"DR drill request refused before any work{f' (field {field})' if field else ''}: {reason}",
+        },
+        indent=2,
+    )
+
+
+def refusal_attributes(tables: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Message attributes of a refusal, as ``notification_attributes`` gives them for a drill."""
+    return {"status": "refused", "table_name": tables[0] if tables else "(request)"}

@@ -104,6 +104,9 @@ def _backup_block(
         "candidates_considered": located.candidates_considered if located else None,
         "effective_rpo_seconds": effective_rpo,
         "newest_verified_location": verified.newest_verified_location if verified else None,
+        "live_item_count": verified.live_item_count if verified else None,
+        "dynamodb_limits_checked": verified.limits_checked if verified else None,
+        "dynamodb_limit_violations": verified.limit_violations if verified else None,
     }
 
 
@@ -240,7 +243,40 @@ def _objectives_block(
         "rpo_target_seconds": spec.rpo_target_seconds,
         "rpo_seconds": rpo_seconds,
         "rpo_met": _met(rpo_seconds, spec.rpo_target_seconds),
+        "advisory": spec.objectives_advisory,
     }
+
+
+OBJECTIVES_STEP = "objectives"
+
+
+def missed_objectives(objectives: dict[str, Any]) -> list[str]:
+    """Return a sentence per missed target (RTO first), with the measured and the target value."""
+    missed = []
+    if objectives["rto_met"] is False:
+        missed.append(
+            f"RTO target missed: restore and validation took {objectives['rto_seconds']} s,"
+            f" target {objectives['rto_target_seconds']} s"
+        )
+    if objectives["rpo_met"] is False:
+        missed.append(
+            f"RPO target missed: the backup was {objectives['rpo_seconds']} s old at the drill's start,"
+            f" target {objectives['rpo_target_seconds']} s"
+        )
+    return missed
+
+
+def objectives_verdict(objectives: dict[str, Any]) -> dict[str, str] | None:
+    """The failure a missed RTO or RPO target makes of an otherwise proven drill; None when met or advisory.
+
+    A restore that works but too slowly, or from a backup too old, does not meet the recovery
+    objectives the plan promises, so by default it fails the drill; ``objectives_advisory``
+    keeps the drill's status on the proofs alone and only reports the miss.
+    """
+    missed = missed_objectives(objectives)
+    if not missed or objectives.get("advisory"):
+        return None
+    return {"step": OBJECTIVES_STEP, "reason": "; ".join(missed)}
 
 
 _SOFTWARE = ("apache-airflow", "apache-airflow-providers-amazon", "boto3", "botocore")
@@ -335,6 +371,14 @@ def _restore_detail(restore: dict[str, Any]) -> str:
     return f"{restore['items_restored']} items written, {restore['items_failed']} rejected"
 
 
+def _objective_detail(objectives: dict[str, Any], name: str) -> str:
+    measured = objectives[f"{name}_seconds"]
+    detail = (
+        f"{'not measured' if measured is None else f'{measured} s'}, target {objectives[f'{name}_target_seconds']} s"
+    )
+    return detail + (" (advisory: does not decide the drill)" if objectives.get("advisory") else "")
+
+
 def _checks(record: dict[str, Any], validated: ValidationResult | None) -> list[dict[str, Any]]:
     """Every check the drill made, with its result; a step that did not run leaves its checks not_run."""
     backup, restore, validation = record["backup"], record["restore"], record["validation"]
@@ -370,8 +414,8 @@ def _checks(record: dict[str, Any], validated: ValidationResult | None) -> list[
             checks.append(_check(str(extra["name"]), extra.get("passed"), str(extra.get("detail", ""))))
     checks += [
         _check("scratch_table_deleted", record["scratch_table"]["deleted"], record["scratch_table"]["name"]),
-        _check("rto_met", objectives["rto_met"], f"target {objectives['rto_target_seconds']} s"),
-        _check("rpo_met", objectives["rpo_met"], f"target {objectives['rpo_target_seconds']} s"),
+        _check("rto_met", objectives["rto_met"], _objective_detail(objectives, "rto")),
+        _check("rpo_met", objectives["rpo_met"], _objective_detail(objectives, "rpo")),
     ]
     return checks
 
@@ -409,7 +453,11 @@ def build_evidence(
     dropped = _typed(DroppedScratch, dropped)
     failed = _typed(StepFailure, failure)
     taken_at = backup_time(located, verified)
-    passed = failed is None and bool(validated and validated.passed)
+    objectives = _objectives_block(spec, restored, validated, taken_at)
+    failure_block = {"step": failed.step.value, "reason": failed.reason, "error": failed.error} if failed else None
+    if failed is None and validated and validated.passed:
+        failure_block = objectives_verdict(objectives)
+    passed = failure_block is None and bool(validated and validated.passed)
     entry = plan_entry(spec)
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -418,12 +466,12 @@ def build_evidence(
         "run_id": spec.run_id,
         "table_name": spec.table_name,
         "status": "passed" if passed else "failed",
-        "failure": {"step": failed.step.value, "reason": failed.reason, "error": failed.error} if failed else None,
+        "failure": failure_block,
         "backup": _backup_block(spec, located, verified, taken_at),
         "scratch_table": _scratch_block(spec, scratch_deleted, created, restored, dropped),
         "restore": _restore_block(restored, validated),
         "validation": _validation_block(validated),
-        "objectives": _objectives_block(spec, restored, validated, taken_at),
+        "objectives": objectives,
         "generated_at": generated_at.isoformat(),
         "started_at": spec.started_at,
         "run": _run_block(spec, run),

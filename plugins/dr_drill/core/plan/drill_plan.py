@@ -12,6 +12,7 @@ import jsonschema
 
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS, BackupSource
 from dr_drill.contracts import DrillSpec
+from dr_drill.core.plan.request import refused, requested
 from dr_drill.core.plan.selection import SELECTION_SCHEMA, SelectionPolicy
 from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
 from dr_drill.core.validate.rules import VALIDATION_DEFAULTS
@@ -35,6 +36,12 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "restore_workers": DEFAULT_RESTORE_WORKERS,
     "import_table": False,
     "restore_tasks": 1,
+    # A backup far smaller than the live table is a finding (verify), and so is an empty
+    # restore (min_items 1), unless the plan says the table may be empty.
+    "max_backup_shrink_percent": 50,
+    "allow_empty_table": False,
+    # A missed RTO or RPO target fails the drill, unless the plan makes them advisory.
+    "objectives_advisory": False,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -87,6 +94,9 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "restore_workers": {"type": "integer", "minimum": 1, "maximum": 64},
     "import_table": {"type": "boolean"},
     "restore_tasks": {"type": "integer", "minimum": 1, "maximum": 32},
+    "max_backup_shrink_percent": {"type": "number", "minimum": 0, "maximum": 100},
+    "allow_empty_table": {"type": "boolean"},
+    "objectives_advisory": {"type": "boolean"},
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -178,30 +188,59 @@ def _check_restore_tasks(table: str, merged: Mapping[str, Any], available: int |
         )
 
 
+def _server_side(merged: Mapping[str, Any]) -> bool:
+    source = BackupSource(merged["backup_source"])
+    return source not in (BackupSource.S3_JSON, BackupSource.S3_EXPORT) or bool(
+        source is BackupSource.S3_EXPORT and merged["import_table"]
+    )
+
+
+def _check_combinations(table: str, merged: Mapping[str, Any], asked: Mapping[str, Any]) -> None:
+    """Refuse what the trigger asked for that cannot apply to this table's drill, naming the field."""
+    source = merged["backup_source"]
+    if "backup_file" in asked and source != BackupSource.S3_JSON:
+        raise refused("backup_file", f"is an s3_json object key, but table {table} drills from {source}")
+    if "export_prefix" in asked and source != BackupSource.S3_EXPORT:
+        raise refused("export_prefix", f"applies to s3_export, but table {table} drills from {source}")
+    if "batch_size" in asked and _server_side(merged):
+        raise refused("batch_size", f"applies to batch writes, but table {table} is restored server-side ({source})")
+    if asked.get("restore_tasks", 1) > 1 and (source != BackupSource.S3_EXPORT or _server_side(merged)):
+        raise refused("restore_tasks", f"splits a batch-written s3_export, but table {table} drills from {source}")
+
+
+def _validation(merged: Mapping[str, Any]) -> dict[str, Any]:
+    rules = {key: merged[key] for key in VALIDATION_DEFAULTS}
+    if rules["min_items"] is None and not merged["allow_empty_table"]:
+        rules["min_items"] = 1  # an empty restore is a finding unless the plan allows an empty table
+    return rules
+
+
 def resolve_drill_specs(
     *,
     plan: Any,
-    conf: Mapping[str, Any],
+    conf: Mapping[str, Any] | None,
     settings: Settings,
     dag_id: str,
     run_id: str,
     started_at: datetime,
     restore_task_slots: int | None = None,
 ) -> list[DrillSpec]:
-    """Merge built-in defaults < plan defaults < plan table entry < explicit conf, per table.
+    """Merge built-in defaults < plan defaults < plan table entry < what the trigger asked for, per table.
 
-    ``conf`` holds only the keys the trigger really gave (already validated by the Params).
+    ``conf`` is the run's conf as posted: by the form (every param, empty ones included), the
+    API or the CLI (only some keys); ``dr_drill.core.plan.request.requested`` gives it one meaning.
     ``restore_task_slots`` is how many restore tasks the DAG has per table (None: unchecked).
 
     :raises InvalidDrillRequest: when the result cannot describe a drill.
     """
+    asked = requested(conf, plan_only=frozenset(SETTING_SCHEMAS))
     plan = validate_plan(plan)
-    tables = requested_tables(conf, plan)
-    if conf.get("backup_file") and len(tables) > 1:
-        raise InvalidDrillRequest("backup_file names one object: give it with a single table")
+    tables = requested_tables(asked, plan)
+    if asked.get("backup_file") and len(tables) > 1:
+        raise refused("backup_file", "names one object: give it with a single table")
     if not settings.evidence_bucket:
         raise InvalidDrillRequest("EVIDENCE_BUCKET is not set: evidence has nowhere to go")
-    overrides = {key: conf[key] for key in SETTING_SCHEMAS if key in conf}
+    overrides = {key: asked[key] for key in SETTING_SCHEMAS if key in asked}
     specs = []
     for table in tables:
         merged = {**NIGHTLY_DEFAULTS, **plan["defaults"], **plan["tables"].get(table, {}), **overrides}
@@ -211,6 +250,7 @@ def resolve_drill_specs(
             raise InvalidDrillRequest(
                 f"table {table}: no backup_bucket in the conf or the plan, and BACKUP_BUCKET is not set"
             )
+        _check_combinations(table, merged, asked)
         _check_item_bounds(table, merged)
         _check_restore_tasks(table, merged, restore_task_slots)
         specs.append(
@@ -234,12 +274,15 @@ def resolve_drill_specs(
                 failure_topic_arn=settings.failure_topic_arn,
                 export_prefix=merged["export_prefix"],
                 selection=selection,
-                validation={key: merged[key] for key in VALIDATION_DEFAULTS},
+                validation=_validation(merged),
                 include_indexes=merged["include_indexes"],
                 key_schema=merged["key_schema"],
                 restore_workers=merged["restore_workers"],
                 import_table=merged["import_table"],
                 restore_tasks=merged["restore_tasks"],
+                max_backup_shrink_percent=merged["max_backup_shrink_percent"],
+                allow_empty_table=merged["allow_empty_table"],
+                objectives_advisory=merged["objectives_advisory"],
             )
         )
     return specs

@@ -19,14 +19,14 @@ from dr_drill.core.evidence.notification import (
     notification_topic,
 )
 from tests.conftest import ROOT
-from tests.records import NOW, SPEC, VALIDATED, complete_drill_record, drill_record
+from tests.records import ADVISORY_SPEC, NOW, SPEC, VALIDATED, complete_drill_record, drill_record
 
 
 def test_notification_names_table_and_result_and_carries_the_reason():
     record = drill_record(validated=None, failure={"step": "validate", "reason": "scratch table holds 9 items"})
     record["table_name"] = "t" * 255
     subject = notification_subject(record)
-    assert len(subject) < 100 and subject.startswith("DR drill FAILED: ttt")
+    assert len(subject) < 100 and subject.startswith("DR drill FAILED (RPO missed): ttt")
     body = json.loads(notification_message(record, "s3://e/k.json"))
     assert body["status"] == "failed" and body["failure_reason"] == "scratch table holds 9 items"
     assert body["evidence_uri"] == "s3://e/k.json" and body["drill_id"] == SPEC["drill_id"]
@@ -65,8 +65,20 @@ def test_metrics_are_the_original_three_per_table():
     assert metrics["ItemsRestored"]["Dimensions"] == [{"Name": "TableName", "Value": "app-users"}]
 
 
+def test_a_missed_target_says_so_in_the_subject_the_summary_and_drill_succeeded():
+    record = complete_drill_record()  # restored and proven, but RTO 70 s > 60 s and RPO 88,200 s > 86,400 s
+    assert notification_subject(record) == "DR drill FAILED (RTO and RPO missed): app-users"
+    body = json.loads(notification_message(record, "s3://e/k.json"))
+    assert body["failure_step"] == "objectives"
+    assert "RTO MISSED (70.0 s, target 60 s), RPO MISSED (88200.0 s, target 86400 s)." in body["summary"]
+    assert {m["MetricName"]: m["Value"] for m in metric_data(record, NOW)}["DrillSucceeded"] == 0
+    advisory = complete_drill_record(ADVISORY_SPEC)
+    assert notification_subject(advisory) == "DR drill PASSED (RTO and RPO missed): app-users"
+    assert json.loads(notification_message(advisory, "s3://e/k.json"))["summary"].endswith("(targets advisory).")
+
+
 def test_metrics_add_recovery_time_backup_age_and_the_verdict():
-    metrics = {m["MetricName"]: m for m in metric_data(complete_drill_record(), NOW)}
+    metrics = {m["MetricName"]: m for m in metric_data(complete_drill_record(ADVISORY_SPEC), NOW)}
     assert set(metrics) == set(METRIC_NAMES)
     assert metrics["RecoveryTimeSeconds"]["Value"] == 70.0 and metrics["RecoveryTimeSeconds"]["Unit"] == "Seconds"
     assert metrics["BackupAgeSeconds"]["Value"] == 88200.0

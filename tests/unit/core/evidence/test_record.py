@@ -14,6 +14,7 @@ from dr_drill.core.evidence.record import _validation_block, build_evidence, pla
 from dr_drill.core.items.digest import ContentDigest
 from dr_drill.core.report.html import render_drill_report
 from tests.records import (
+    ADVISORY_SPEC,
     CREATED,
     DROPPED,
     LOCATED,
@@ -29,10 +30,9 @@ from tests.records import (
 DRILL_START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
-def test_a_passed_drill_measures_rto_and_rpo_against_targets():
+def test_a_proven_restore_that_misses_its_targets_fails_the_drill_with_measured_and_target_values():
     record = drill_record()
     validate_evidence(record)
-    assert record["status"] == "passed"
     assert record["objectives"] == {
         "rto_target_seconds": 60,
         "rto_seconds": 70.0,
@@ -40,8 +40,34 @@ def test_a_passed_drill_measures_rto_and_rpo_against_targets():
         "rpo_target_seconds": 86400,
         "rpo_seconds": 88200.0,
         "rpo_met": False,  # drill start minus backup time
+        "advisory": False,
     }
+    assert record["status"] == "failed"
+    assert record["failure"] == {
+        "step": "objectives",
+        "reason": "RTO target missed: restore and validation took 70.0 s, target 60 s; "
+        "RPO target missed: the backup was 88200.0 s old at the drill's start, target 86400 s",
+    }
+    checks = {check["name"]: check for check in record["checks"]}
+    assert checks["rpo_met"] == {"name": "rpo_met", "result": "failed", "detail": "88200.0 s, target 86400 s"}
     assert record["restore"]["duration_seconds"] == 30.0
+
+
+def test_a_plan_can_make_the_targets_advisory_so_the_proofs_alone_decide():
+    record = drill_record(ADVISORY_SPEC)
+    validate_evidence(record)
+    assert record["status"] == "passed" and record["failure"] is None
+    assert record["objectives"]["rpo_met"] is False and record["objectives"]["advisory"] is True
+    checks = {check["name"]: check for check in record["checks"]}
+    assert checks["rto_met"]["detail"] == "70.0 s, target 60 s (advisory: does not decide the drill)"
+
+
+def test_met_targets_pass_and_a_failed_step_is_never_replaced_by_the_objectives():
+    generous = {**SPEC, "rto_target_seconds": 3600, "rpo_target_seconds": 93600}
+    assert drill_record(generous)["status"] == "passed"
+    failure = {"step": "restore", "reason": "3 items rejected"}
+    record = drill_record(validated=None, failure=failure)
+    assert record["failure"] == failure  # the first failed step, not the missed RPO
 
 
 def test_a_drill_failed_at_verify_is_still_a_valid_record():

@@ -58,7 +58,7 @@ def test_a_table_outside_the_plan_uses_the_plan_defaults_then_the_built_in_ones(
     [
         pytest.param({}, {}, SETTINGS, "no tables to drill", id="nothing-to-drill"),
         pytest.param(
-            {"tables": ["a-1", "b-2"], "backup_file": "k"}, PLAN, SETTINGS, "backup_file names one object", id="file"
+            {"tables": ["a-1", "b-2"], "backup_file": "k"}, PLAN, SETTINGS, "conf field backup_file", id="file"
         ),
         pytest.param(
             {"table_name": "x-1"},
