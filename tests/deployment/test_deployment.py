@@ -1,6 +1,8 @@
 """The drill as a platform team runs it: the built wheel in a fresh Airflow 3.3 with Postgres, Celery and Redis.
 
-One deployment for the whole module (it takes minutes, so every check here reads what it did):
+One deployment, one test (it takes minutes): every check below reads what that deployment did and
+is reported as a subtest of its own. A single test item keeps pytest-xdist from starting a second
+deployment on another worker (its `xdist_group` grouping does not work with pytest 9).
 api-server, scheduler, dag-processor, triggerer and two Celery workers, the project's moto
 emulator seeded by ``demo.seed``, and four runs through the REST API with a JWT:
 
@@ -50,7 +52,7 @@ from tests.deployment.airflow_deployment import (
 from tests.deployment.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_binary
 from tests.deployment.topology import TEST_WORKERS
 
-pytestmark = [pytest.mark.deployment, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.deployment
 
 NIGHTLY_PLAN = f"""\
 # The deployment test's nightly plan: two tables at once, from two kinds of backup.
@@ -130,7 +132,7 @@ def _run_drills(deployment: Deployment, emulator: Emulator, timings: dict[str, f
     return {name: finished[run_id] for name, run_id in run_ids.items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def deployed() -> Iterator[DeployedDrills]:
     if reason := _missing():
         if os.environ.get("CI") == "true":
@@ -206,7 +208,7 @@ def _run_records(drills: DeployedDrills, run: str) -> list[dict[str, Any]]:
     return [record for record in _records(drills) if record["run_id"] == run_id]
 
 
-def test_the_wheel_registers_its_plugin_with_an_empty_plugins_folder(deployed):
+def _the_wheel_registers_its_plugin_with_an_empty_plugins_folder(deployed):
     assert list(deployed.deployment.plugins_folder.iterdir()) == []
     assert [plugin["name"] for plugin in deployed.plugins_cli] == [PLUGIN_NAME]
     listed = deployed.deployment.api("GET", "/plugins")["plugins"]
@@ -214,7 +216,7 @@ def test_the_wheel_registers_its_plugin_with_an_empty_plugins_folder(deployed):
     assert "dr-drill==0.1.0" in plugin["source"]  # from the installed distribution's entry point
 
 
-def test_unpausing_runs_the_nightly_plan_for_several_tables_at_once(deployed):
+def _unpausing_runs_the_nightly_plan_for_several_tables_at_once(deployed):
     assert deployed.runs["nightly"]["state"] == "success"
     records = _run_records(deployed, "nightly")
     assert {record["table_name"]: record["status"] for record in records} == {
@@ -227,7 +229,7 @@ def test_unpausing_runs_the_nightly_plan_for_several_tables_at_once(deployed):
     assert native["validation"]["restored_items"] == TABLES[NATIVE_BACKUP_TABLE]
 
 
-def test_the_native_backup_restore_deferred_to_the_triggerer_and_resumed(deployed):
+def _the_native_backup_restore_deferred_to_the_triggerer_and_resumed(deployed):
     run_id = deployed.runs["nightly"]["dag_run_id"]
     parts = [ti for ti in deployed.deployment.task_instances(run_id) if ti["task_id"] == "drill.restore_part_1"]
     logs = {
@@ -239,7 +241,7 @@ def test_the_native_backup_restore_deferred_to_the_triggerer_and_resumed(deploye
     assert all(ti["state"] == "success" for ti in parts)
 
 
-def test_the_original_lambda_conf_drills_the_backup_file_it_names(deployed):
+def _the_original_lambda_conf_drills_the_backup_file_it_names(deployed):
     assert deployed.runs["lambda"]["state"] == "success"
     [record] = _run_records(deployed, "lambda")
     assert record["table_name"] == "app-users" and record["status"] == "passed"
@@ -248,7 +250,7 @@ def test_the_original_lambda_conf_drills_the_backup_file_it_names(deployed):
     assert record["plan_entry"]["batch_size"] == 25
 
 
-def test_a_split_s3_export_restore_ran_its_parts_on_both_workers(deployed):
+def _a_split_s3_export_restore_ran_its_parts_on_both_workers(deployed):
     run = deployed.runs["split"]
     assert run["state"] == "success"
     parts = [
@@ -266,7 +268,7 @@ def test_a_split_s3_export_restore_ran_its_parts_on_both_workers(deployed):
     assert deployed.seeded.export_data_files == EXPORT_FILES
 
 
-def test_every_drill_left_chained_evidence_and_one_notification(deployed):
+def _every_drill_left_chained_evidence_and_one_notification(deployed):
     records = _records(deployed)
     assert len(records) == 4 and {record["status"] for record in records} == {"passed"}
     # The installed wheel's own command line walks the chains in the evidence bucket.
@@ -303,7 +305,7 @@ def test_every_drill_left_chained_evidence_and_one_notification(deployed):
     assert {json.loads(envelope["Message"])["status"] for envelope in notifications} == {"passed"}
 
 
-def test_the_installed_wheel_validates_a_record_and_renders_its_report(deployed):
+def _the_installed_wheel_validates_a_record_and_renders_its_report(deployed):
     [record] = _run_records(deployed, "lambda")
     script = (
         "import json, sys, dr_drill\n"
@@ -331,7 +333,7 @@ def _normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def test_the_deployment_used_airflows_constraints_for_3_3(deployed):
+def _the_deployment_used_airflows_constraints_for_3_3(deployed):
     pins = dict(
         line.split("==", 1) for line in AIRFLOW_CONSTRAINTS.read_text().splitlines() if "==" in line and line[0] != "#"
     )
@@ -346,3 +348,21 @@ def test_the_deployment_used_airflows_constraints_for_3_3(deployed):
     differing = {name: found for name, found in installed.items() if pinned.get(_normalise(name), found) != found}
     assert differing == {}
     assert installed["apache-airflow"] == "3.3.2" and "apache-airflow-providers-celery" in installed
+
+
+CHECKS = [
+    _the_wheel_registers_its_plugin_with_an_empty_plugins_folder,
+    _unpausing_runs_the_nightly_plan_for_several_tables_at_once,
+    _the_native_backup_restore_deferred_to_the_triggerer_and_resumed,
+    _the_original_lambda_conf_drills_the_backup_file_it_names,
+    _a_split_s3_export_restore_ran_its_parts_on_both_workers,
+    _every_drill_left_chained_evidence_and_one_notification,
+    _the_installed_wheel_validates_a_record_and_renders_its_report,
+    _the_deployment_used_airflows_constraints_for_3_3,
+]
+
+
+def test_the_drill_deployed_with_postgres_celery_and_redis(deployed, subtests):
+    for check in CHECKS:
+        with subtests.test(check.__name__.lstrip("_").replace("_", " ")):
+            check(deployed)
