@@ -151,6 +151,7 @@ class Deployment:
                 "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url.replace("+psycopg2", ""),
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "deployment_celery.CELERY_CONFIG",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 # Each worker names itself, so the task instances' hostnames tell the two apart.
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_hostname.hostname",
