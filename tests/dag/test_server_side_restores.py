@@ -186,8 +186,19 @@ def test_a_backup_gone_before_the_restore_fails_the_restore_with_a_named_reason(
     assert describe_table(ddb, SOURCE) is not None
 
 
-def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_drill(aws):
+def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_drill(aws, monkeypatch):
+    import botocore.waiter
+
     from dr_drill.operators.scratch import DropScratchTableOperator
+
+    waited = []
+    wait = botocore.waiter.Waiter.wait
+
+    def recording(waiter, **kwargs):
+        waited.append(waiter.name)
+        return wait(waiter, **kwargs)
+
+    monkeypatch.setattr(botocore.waiter.Waiter, "wait", recording)
 
     ddb = aws.client("dynamodb")
     create_source(ddb)
@@ -207,6 +218,7 @@ def test_teardown_claims_and_deletes_an_untagged_server_side_restore_of_this_dri
 
     assert drop.run({"ti": FakeTI({"scratch_claim": claim})})["deleted"] is True
     assert describe_table(ddb, spec["scratch_table"]) is None
+    assert "TableNotExists" not in waited  # DeleteTable accepted: no worker slot held while DynamoDB deletes
     assert describe_table(ddb, SOURCE) is not None
 
 

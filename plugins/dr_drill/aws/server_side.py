@@ -99,13 +99,16 @@ def claim_restored_table(
     return prove_tags_applied(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)
 
 
-def remove_scratch_table(ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDrill | None, key: OwnershipKey) -> bool:
+def remove_scratch_table(
+    ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDrill | None, key: OwnershipKey, wait: bool = True
+) -> bool:
     """Delete this run's scratch table; an untagged one only when this drill's server-side restore made it.
 
     Such a table is untagged until it is ACTIVE: wait for that, tag it (the claim checks
     DynamoDB's own record of where it came from), then delete it guarded.
 
     :param made_by_drill: None for a streamed restore, whose table is tagged from its creation.
+    :param wait: wait until the table is gone (a retry that makes it anew needs that; the teardown does not).
     """
     name = spec.scratch_table
     table = describe_table(ddb, name)
@@ -120,4 +123,4 @@ def remove_scratch_table(ddb: Any, spec: DrillSpec, *, made_by_drill: MadeByDril
         log.info("Scratch table %s is a server-side restore not yet tagged: waiting for it to be ACTIVE", name)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig=ACTIVE_WAIT)
         claim_restored_table(ddb, name, spec=spec, made_by_drill=made_by_drill, key=key)
-    return delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key)
+    return delete_scratch_table(ddb, name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=key, wait=wait)

@@ -142,7 +142,8 @@ class DropScratchTableOperator(DrillStepOperator):
             return DroppedScratch(deleted=False, kept=True, indexes=indexes).to_xcom()
         claim = self._claim(context)
         made_by_drill = adapter.made_by_drill_of(spec, claim) if claim else None
-        deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill, key=ownership_key())
+        # DeleteTable accepted is enough: nothing waits in a worker slot for DynamoDB to finish deleting.
+        deleted = remove_scratch_table(ddb, spec, made_by_drill=made_by_drill, key=ownership_key(), wait=False)
         self.log.info("Scratch table %s %s", spec.scratch_table, "deleted" if deleted else "did not exist")
         return DroppedScratch(deleted=deleted, kept=False, deleted_at=now().isoformat(), indexes=indexes).to_xcom()
 
