@@ -31,3 +31,19 @@ def source_and_backups(aws, table: str) -> dict[str, Any]:
 
 def scratch_tables(aws) -> list[str]:
     return [name for name in aws.client("dynamodb").list_tables()["TableNames"] if name.startswith("drill-")]
+
+
+def drill_succeeded(aws, table: str) -> list[tuple[float, float]]:
+    """The hour's DrillSucceeded datapoints of ``table``, as (maximum, sample count): one sample per drill."""
+    from datetime import UTC, datetime, timedelta
+
+    points = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="BackupDR/Recovery",
+        MetricName="DrillSucceeded",
+        Dimensions=[{"Name": "TableName", "Value": table}],
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum", "SampleCount"],
+    )["Datapoints"]
+    return [(point["Maximum"], point["SampleCount"]) for point in points]

@@ -16,7 +16,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
 from tests.dag.conftest import TABLE
-from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
+from tests.dag.observe import drill_succeeded, evidence_records, scratch_tables, source_and_backups
 
 pytestmark = pytest.mark.slow
 
@@ -93,14 +93,5 @@ def test_a_proven_restore_from_a_backup_older_than_the_rpo_target_fails_the_dril
     assert envelope["Subject"] == f"DR drill FAILED (RPO missed): {TABLE}"
     body = json.loads(envelope["Message"])
     assert f"RPO MISSED ({record['objectives']['rpo_seconds']} s, target 60 s)" in body["summary"]
-    stats = aws.client("cloudwatch").get_metric_statistics(
-        Namespace="BackupDR/Recovery",
-        MetricName="DrillSucceeded",
-        Dimensions=[{"Name": "TableName", "Value": TABLE}],
-        StartTime=datetime.now(UTC) - timedelta(hours=1),
-        EndTime=datetime.now(UTC) + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    assert [point["Maximum"] for point in stats] == [0.0]
+    assert drill_succeeded(aws, TABLE) == [(0.0, 1.0)]
     assert scratch_tables(aws) == []
