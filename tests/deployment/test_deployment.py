@@ -60,6 +60,10 @@ NIGHTLY_PLAN = f"""\
 tables:
   app-users:
     backup_source: s3_json
+    # One writer per restore task, so that each share of the split takes long enough to overlap
+    # the other: otherwise one worker can finish its share and take the second before the other
+    # worker is free, and the hostnames would prove nothing.
+    restore_workers: 1
   {NATIVE_BACKUP_TABLE}:
     backup_source: native_backup
 """
@@ -68,7 +72,8 @@ tables:
 RESTORE_TASKS = len(TEST_WORKERS)
 SPLIT_CONF = {"table_name": "app-users", "backup_source": "s3_export", "export_prefix": EXPORT_PREFIX}
 SPLIT_CONF["restore_tasks"] = RESTORE_TASKS
-TABLES = {"app-users": 400, NATIVE_BACKUP_TABLE: 300}  # items; small, the figures are not the point here
+SPLIT_CONF["batch_size"] = 1  # one item a request: each share's 1,000 writes take seconds
+TABLES = {"app-users": 2000, NATIVE_BACKUP_TABLE: 300}  # items; small, the figures are not the point here
 RUN_TIMEOUT_SECONDS = 600
 
 

@@ -65,7 +65,7 @@ def test_a_plan_can_make_the_targets_advisory_so_the_proofs_alone_decide():
 def test_met_targets_pass_and_a_failed_step_is_never_replaced_by_the_objectives():
     generous = {**SPEC, "rto_target_seconds": 3600, "rpo_target_seconds": 93600}
     assert drill_record(generous)["status"] == "passed"
-    failure = {"step": "restore", "reason": "3 items rejected"}
+    failure = {"step": "restore", "reason": "3 items rejected", "error": "RestoreIncomplete"}
     record = drill_record(validated=None, failure=failure)
     assert record["failure"] == failure  # the first failed step, not the missed RPO
 
