@@ -153,9 +153,15 @@ def _value_problems(path: str, value: TypedValue, depth: int) -> Iterator[str]:
         if depth + 1 > MAX_NESTING_DEPTH:
             yield f"{path}: nested more than {MAX_NESTING_DEPTH} levels deep"
             return
-        members = inner.items() if kind == "M" else enumerate(inner)
-        for name, member in members:
-            yield from _value_problems(f"{path}.{name}" if kind == "M" else f"{path}[{name}]", member, depth + 1)
+        # A nested map's keys may be data (user ids, emails): the path names the top-level attribute
+        # and list positions only, never a map key.
+        members = (
+            ((path, member) for member in inner.values())
+            if kind == "M"
+            else ((f"{path}[{index}]", member) for index, member in enumerate(inner))
+        )
+        for inner_path, member in members:
+            yield from _value_problems(inner_path, member, depth + 1)
     elif kind == "N":
         if problem := number_problem(inner):
             yield f"{path}: {problem}"

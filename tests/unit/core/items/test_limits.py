@@ -67,7 +67,7 @@ def test_number_precision_and_range(text, problem):
         pytest.param(
             {"n": {"NS": ["1", "1" * 39]}}, "n: number with 39 significant digits (at most 38)", id="ns-digits"
         ),
-        pytest.param({"m": {"M": {"x": {"N": "1E+126"}}}}, "m.x: number outside", id="number-inside-a-map"),
+        pytest.param({"m": {"M": {"x": {"N": "1E+126"}}}}, "m: number outside", id="number-inside-a-map"),
         pytest.param({"l": {"L": [{"S": "a"}, {"NS": []}]}}, "l[1]: empty set", id="set-inside-a-list"),
         pytest.param({"deep": _nested(33)}, ": nested more than 32 levels deep", id="33-levels"),
     ],
@@ -150,3 +150,9 @@ def test_without_a_key_schema_items_are_named_by_position():
 
 def test_a_batch_can_never_exceed_dynamodbs_25_items():
     assert SETTING_SCHEMAS["batch_size"]["maximum"] == MAX_BATCH_WRITE_ITEMS == 25
+
+
+def test_a_nested_maps_keys_are_never_named_they_may_be_data():
+    item = _item(profile={"M": {"alice@example.com": {"M": {"NS-of-bob": {"NS": []}}}}})
+    problems = item_problems(item, KEYS)
+    assert problems == ["profile: empty set"]
