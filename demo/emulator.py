@@ -15,6 +15,18 @@ from types import TracebackType
 REGION = "us-east-1"
 
 
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server this code started: SIGTERM, and SIGKILL if it is still there 10 s later."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -71,14 +83,7 @@ class Emulator:
             pass
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)
         self._process = None
 
     def __enter__(self) -> Emulator:

@@ -16,6 +16,7 @@ import pytest
 
 from dr_drill.core.evidence.chain import ChainEntry, verify_chain
 from dr_drill.core.report.html import build_pack, render_drill_report, render_pack
+from tests.browser.cdp import FLAGS
 from tests.conftest import ROOT
 from tests.records import nightly_records
 
@@ -24,22 +25,11 @@ CHROMIUM = next((path for name in ("chromium", "chromium-browser") if (path := s
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium): the pages were not looked at"
 )
-_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 
 
 def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,

@@ -17,7 +17,7 @@ import urllib.parse
 from glob import glob
 from pathlib import Path
 
-from demo.emulator import free_port
+from demo.emulator import free_port, stop_process
 
 NOBODY = 65534
 
@@ -131,12 +131,5 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)
         self._process = None
