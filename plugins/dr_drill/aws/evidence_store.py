@@ -71,6 +71,12 @@ def bucket_has_object_lock(s3: Any, bucket: str) -> bool:
     return configuration.get("ObjectLockEnabled") == "Enabled"
 
 
+def content_md5(body: bytes) -> str:
+    """The Content-MD5 header of ``body``: S3 refuses a retention without an integrity header, and this one
+    works with every SDK setting."""
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
 class AlreadyStored(Exception):
     """The object exists already: write-once objects are never written twice."""
 
@@ -87,8 +93,7 @@ def _put(
         "Key": key,
         "Body": body,
         "ContentType": content_type,
-        # S3 refuses a retention without an integrity header; this one works with every SDK setting.
-        "ContentMD5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+        "ContentMD5": content_md5(body),
         "IfNoneMatch": "*",
     }
     if lock:

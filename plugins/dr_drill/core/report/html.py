@@ -190,7 +190,7 @@ def _in_range(record: dict[str, Any], date_from: date, date_to: date) -> bool:
     return date_from <= datetime.fromisoformat(record["started_at"]).date() <= date_to
 
 
-def _drill_row(record: dict[str, Any]) -> dict[str, Any]:
+def drill_row(record: dict[str, Any]) -> dict[str, Any]:
     o, failure, storage = record["objectives"], record["failure"] or {}, record.get("storage") or {}
     return {
         "drill_id": record["drill_id"],
@@ -230,7 +230,7 @@ def build_pack(
     tables = []
     for table_name in sorted(records):
         drills = sorted(
-            (_drill_row(r) for r in records[table_name] if _in_range(r, date_from, date_to)),
+            (drill_row(r) for r in records[table_name] if _in_range(r, date_from, date_to)),
             key=lambda row: row["started_at"],
         )
         passed = sum(row["status"] == "passed" for row in drills)
