@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -37,10 +39,19 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90
 
 
 @contextmanager
-def api_server(log_path: Path) -> Iterator[str]:
-    """Serialise the DAGs, start the api-server, yield its base URL, and stop it after."""
+def api_server(log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Serialise the DAGs, start the api-server, yield its base URL, and stop it after.
+
+    :param env: settings over the default ones (every user an admin); the checkout's own
+        ``plugins/`` and root come first on the path, so the server runs this code, not an installed copy.
+    """
     airflow = str(Path(sys.executable).with_name("airflow"))
-    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        **(env or {}),
+    }
     subprocess.run([airflow, "dags", "reserialize"], check=True, env=env, capture_output=True, timeout=300)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -10,6 +10,7 @@ from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from dr_drill.aws.evidence_index import add_to_index
 from dr_drill.aws.evidence_store import (
     AlreadyStored,
     Retention,
@@ -36,6 +37,7 @@ from dr_drill.core.evidence.record import build_evidence, evidence_key, report_k
 from dr_drill.core.report.html import render_drill_report
 from dr_drill.operators.base import FAILURE_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.settings import setting
+from dr_drill.ui.links import DrillEvidenceLink, DrillReportLink
 
 
 def run_facts(context: Context, step_tries: dict[str, int | None] | None = None) -> dict[str, Any]:
@@ -72,6 +74,7 @@ class RecordDrillOperator(DrillStepOperator):
 
     template_fields: Sequence[str] = ("spec",)
     step = Step.RECORD
+    operator_extra_links = (DrillReportLink(), DrillEvidenceLink())
     # Each role's step, for a failure inferred when its task died without saying why.
     _ROLES = {
         "locate": Step.LOCATE,
@@ -145,6 +148,8 @@ class RecordDrillOperator(DrillStepOperator):
         s3 = self.clients().s3()
         record, unstored = self._record_once(s3, key, self._draft(context))
         report_uri = None if unstored else f"s3://{spec.evidence_bucket}/{report_key(key)}"
+        if not unstored:
+            self._index(s3, record)
         # Each output is attempted even when another fails: a failed drill must still be heard of.
         errors = []
         if not unstored:
@@ -218,6 +223,18 @@ class RecordDrillOperator(DrillStepOperator):
         if markable:
             facts = {"drill_id": self.drill.drill_id, "sent_at": now(), **(sent or {})}
             mark_output_sent(s3, bucket, key, output, facts)
+
+    def _index(self, s3: Any, record: dict[str, Any]) -> None:
+        """Add the stored record to the table's history index; the drill does not fail when it cannot.
+
+        The index is derived: the table's next record finds it behind and rebuilds it from the records.
+        """
+        try:
+            add_to_index(s3, self.drill.evidence_bucket, record)
+        except Exception as err:  # noqa: BLE001 - the evidence is stored; only the page's index lags
+            self.log.warning(
+                "The drill history index of %s was not updated: %s: %s", record["table_name"], type(err).__name__, err
+            )
 
     def _output_failed(self, name: str, err: Exception) -> str:
         self.log.error("Recording %s failed: %s: %s", name, type(err).__name__, err)

@@ -30,6 +30,7 @@ from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.scratch import SCRATCH_CLAIM_XCOM_KEY
 from dr_drill.operators.settings import ownership_key
 from dr_drill.triggers.server_side_restore import ServerSideRestoreTrigger
+from dr_drill.ui.links import ScratchTableLink
 
 DEFAULT_SERVER_SIDE_TIMEOUT = timedelta(hours=6)
 
@@ -68,6 +69,7 @@ class RestoreBackupOperator(DrillStepOperator):
 
     template_fields: Sequence[str] = ("spec", "located", "scratch", "verified")
     step = Step.RESTORE
+    operator_extra_links = (ScratchTableLink(),)
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -75,12 +76,11 @@ def test_two_drills_of_one_table_indexed_at_once_both_stay(evidence_s3, monkeypa
     add_to_index(s3, PLAIN_BUCKET, records[0])
     # Two writers who both read the index at the same version: the one that loses re-reads.
     barrier = threading.Barrier(2)
+
     def racing_read(*args):
         found = read_index(*args)
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=2)
-        except threading.BrokenBarrierError:
-            pass
         return found
 
     monkeypatch.setattr(evidence_index, "read_index", racing_read)

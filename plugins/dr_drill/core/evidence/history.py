@@ -32,7 +32,11 @@ def index_entry(record: dict[str, Any]) -> dict[str, Any]:
 
     ``hash_verified`` says whether the record still matched its own ``evidence_sha256`` when indexed.
     """
-    backup, storage = record.get("backup") or {}, record.get("storage") or {}
+    backup, storage, scratch = (
+        record.get("backup") or {},
+        record.get("storage") or {},
+        record.get("scratch_table") or {},
+    )
     return {
         **drill_row(record),
         "table_name": record["table_name"],
@@ -42,6 +46,8 @@ def index_entry(record: dict[str, Any]) -> dict[str, Any]:
         "backup_location": backup.get("location"),
         "backup_timestamp": backup.get("backup_timestamp"),
         "report_key": storage.get("report_key"),
+        "scratch_table": scratch.get("name"),
+        "scratch_deleted": scratch.get("deleted"),
         "evidence_sequence": record.get("evidence_sequence"),
         "previous_evidence_sha256": record.get("previous_evidence_sha256"),
         "hash_verified": record.get("evidence_sha256") == record_sha256(record),
