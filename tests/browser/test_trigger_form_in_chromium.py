@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from demo.run_demo import airflow_environment, seed_account
+from demo.run_demo import EVIDENCE_BUCKET, airflow_environment, seed_account
 from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
 from tests.browser.airflow_ui import api_server
 from tests.browser.cdp import browser_page
@@ -44,7 +44,9 @@ def dag(airflow_db):
 
 @pytest.fixture(scope="module")
 def ui(airflow_db, tmp_path_factory):
-    with api_server(tmp_path_factory.mktemp("api-server") / "api-server.log") as url:
+    # The drill-history page of this server reads the evidence the mapped drills below record.
+    env = {"EVIDENCE_BUCKET": EVIDENCE_BUCKET}
+    with api_server(tmp_path_factory.mktemp("api-server") / "api-server.log", env=env) as url:
         yield url
 
 
@@ -146,3 +148,21 @@ def test_mapped_drills_are_labelled_by_their_table(page, ui, dag, aws, airflow_d
         labels = page.evaluate("[...document.querySelectorAll('tbody tr')].map(row => row.cells[1].innerText.trim())")
         assert sorted(labels) == ["app-users", "orders"], task_id  # not 0 and 1
     page.screenshot(ARTIFACTS / "mapped-drills-by-table.png")
+
+    # The record task links to its drill's report, which the history page serves.
+    page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/drill.record/mapped/0/details")
+    page.wait_for(f"!!{_link('Drill report')} && !!{_link('Evidence record')}")
+    page.screenshot(ARTIFACTS / "record-task-extra-links.png")
+    page.click(_link("Drill report"))
+    page.wait_for("document.body && /DR drill report: (app-users|orders)/.test(document.body.innerText)")
+    assert "PASSED" in page.evaluate("document.body.innerText")
+    page.screenshot(ARTIFACTS / "record-task-report-link-followed.png")
+    # The restore task links to its scratch table; once the teardown deleted it, the link says so.
+    page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/drill.restore_part_1/mapped/0/details")
+    page.wait_for(f"!!{_link('Scratch table')}")
+    page.navigate(page.evaluate(f"{_link('Scratch table')}.href"))
+    page.wait_for('document.body && document.body.innerText.includes("was deleted by the drill\'s teardown")')
+
+
+def _link(text: str) -> str:
+    return f"[...document.querySelectorAll('a')].find(a => a.innerText.trim() === {json.dumps(text)})"

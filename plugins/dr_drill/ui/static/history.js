@@ -38,7 +38,7 @@ function objective(measured, target, met) {
 }
 
 function badge(status) {
-  return el("span", status ? status.toUpperCase() : "NONE", `badge ${status || "none"}`);
+  return el("span", status ? status.toUpperCase() : "NO DRILL", `badge ${status || "none"}`);
 }
 
 function when(iso) {
