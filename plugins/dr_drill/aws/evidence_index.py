@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,9 @@ from dr_drill.core.evidence.history import (
     index_entry,
     index_from_records,
     index_key,
+    index_summary,
+    is_newer_summary,
+    summary_key,
     with_entry,
 )
 from dr_drill.core.evidence.record import EVIDENCE_FOLDER
@@ -43,10 +47,9 @@ class IndexConflict(Exception):
     """Another writer changed the index since it was read: read it again."""
 
 
-def read_index(s3: Any, bucket: str, table_name: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Return a table's index and its ETag, or (None, None) when it has none."""
+def _read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        answer = s3.get_object(Bucket=bucket, Key=index_key(table_name))
+        answer = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as err:
         if error_code(err) in _MISSING_CODES:
             return None, None
@@ -54,17 +57,17 @@ def read_index(s3: Any, bucket: str, table_name: str) -> tuple[dict[str, Any] | 
     return json.loads(answer["Body"].read()), answer["ETag"]
 
 
-def write_index(s3: Any, bucket: str, index: dict[str, Any], etag: str | None) -> None:
-    """Write the index only over the version read (``If-Match``), or only where there is none (``If-None-Match``).
+def _put_json(s3: Any, bucket: str, key: str, value: dict[str, Any], etag: str | None) -> None:
+    """Write ``value`` only over the version read (``If-Match``), or only where there is none (``If-None-Match``).
 
     :raises IndexConflict: when another writer got there first.
     """
-    body = json.dumps(index, separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
     condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
     try:
         s3.put_object(
             Bucket=bucket,
-            Key=index_key(index["table_name"]),
+            Key=key,
             Body=body,
             ContentType="application/json",
             ContentMD5=content_md5(body),  # an Object Lock bucket's default retention asks for it
@@ -72,8 +75,37 @@ def write_index(s3: Any, bucket: str, index: dict[str, Any], etag: str | None) -
         )
     except ClientError as err:
         if error_code(err) in _CONFLICT_CODES:
-            raise IndexConflict(index["table_name"]) from err
+            raise IndexConflict(key) from err
         raise
+
+
+def read_index(s3: Any, bucket: str, table_name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Return a table's index and its ETag, or (None, None) when it has none."""
+    return _read_json(s3, bucket, index_key(table_name))
+
+
+def write_index(s3: Any, bucket: str, index: dict[str, Any], etag: str | None) -> None:
+    """Write a table's index over the version read (``etag``; None: only where there is none), then its summary.
+
+    :raises IndexConflict: when another writer changed the index first.
+    """
+    _put_json(s3, bucket, index_key(index["table_name"]), index, etag)
+    write_summary(s3, bucket, index_summary(index))
+
+
+def write_summary(s3: Any, bucket: str, summary: dict[str, Any]) -> None:
+    """Store an index's summary unless a newer one is there: of two racing writers, the one knowing more stays."""
+    key = summary_key(summary["table_name"])
+    for _ in range(UPDATE_ATTEMPTS):
+        current, etag = _read_json(s3, bucket, key)
+        if not is_newer_summary(summary, current):
+            return
+        try:
+            _put_json(s3, bucket, key, summary, etag)
+        except IndexConflict:
+            continue
+        return
+    raise IndexConflict(f"{key} kept changing")
 
 
 def _records(s3: Any, bucket: str, table_name: str) -> list[dict[str, Any]]:
@@ -132,41 +164,48 @@ def evidence_tables(s3: Any, bucket: str) -> list[str]:
 
 
 class IndexReader:
-    """Reads many tables' indexes at once, keeping the last copy of each (at most ``max_tables``) by ETag.
+    """Reads many tables' indexes or summaries at once, keeping the last copy of each by ETag.
 
-    Every read asks S3 whether the index changed (``If-None-Match``): a page never shows an
-    index older than the request, and an unchanged one is not downloaded or parsed again.
+    Two bounds: at most ``max_objects`` copies, and none trusted for more than ``max_age``
+    seconds without asking S3 whether it changed (``If-None-Match``; an unchanged object
+    answers 304 and is not downloaded or parsed again).
     """
 
-    def __init__(self, max_tables: int = 512, threads: int = 16) -> None:
-        self._cached: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
+    def __init__(self, max_objects: int = 1024, max_age: float = 10.0, threads: int = 16) -> None:
+        self._cached: OrderedDict[tuple[str, str], tuple[float, str, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
-        self.max_tables = max_tables
+        self.max_objects = max_objects
+        self.max_age = max_age
         self.threads = threads
 
-    def read(self, s3: Any, bucket: str, table_name: str) -> dict[str, Any] | None:
-        slot = (bucket, table_name)
+    def read(self, s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+        slot = (bucket, key)
         with self._lock:
             cached = self._cached.get(slot)
-        kwargs = {"IfNoneMatch": cached[0]} if cached else {}
+        if cached and time.monotonic() - cached[0] < self.max_age:
+            return cached[2]
         try:
-            answer = s3.get_object(Bucket=bucket, Key=index_key(table_name), **kwargs)
+            answer = s3.get_object(Bucket=bucket, Key=key, **({"IfNoneMatch": cached[1]} if cached else {}))
         except ClientError as err:
             code = error_code(err)
             if cached and code in ("304", "NotModified"):
-                return cached[1]
+                self._keep(slot, cached[1], cached[2])
+                return cached[2]
             if code in _MISSING_CODES:
                 return None
             raise
-        index = json.loads(answer["Body"].read())
-        with self._lock:
-            self._cached[slot] = (answer["ETag"], index)
-            self._cached.move_to_end(slot)
-            while len(self._cached) > self.max_tables:
-                self._cached.popitem(last=False)
-        return index
+        value = json.loads(answer["Body"].read())
+        self._keep(slot, answer["ETag"], value)
+        return value
 
-    def read_many(self, s3: Any, bucket: str, tables: Iterable[str]) -> dict[str, dict[str, Any] | None]:
-        tables = list(tables)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(tables)))) as pool:
-            return dict(zip(tables, pool.map(lambda t: self.read(s3, bucket, t), tables), strict=True))
+    def _keep(self, slot: tuple[str, str], etag: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._cached[slot] = (time.monotonic(), etag, value)
+            self._cached.move_to_end(slot)
+            while len(self._cached) > self.max_objects:
+                self._cached.popitem(last=False)
+
+    def read_many(self, s3: Any, bucket: str, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        keys = list(keys)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(keys)))) as pool:
+            return dict(zip(keys, pool.map(lambda key: self.read(s3, bucket, key), keys), strict=True))

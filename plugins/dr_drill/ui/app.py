@@ -34,7 +34,9 @@ from dr_drill.core.evidence.history import (
     DEFAULT_COVERAGE_DAYS,
     HistoryFilter,
     TableState,
+    index_key,
     overview_row,
+    summary_key,
     table_history,
 )
 from dr_drill.core.evidence.record import evidence_key, report_key
@@ -106,7 +108,7 @@ def _table(table_name: str) -> str:
 
 
 def _index(table_name: str) -> dict[str, Any]:
-    index = _indexes.read(_s3(), _bucket(), _table(table_name))
+    index = _indexes.read(_s3(), _bucket(), index_key(_table(table_name)))
     if index is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no drill history of {table_name}")
     return index
@@ -165,11 +167,11 @@ def overview(_: Reader, coverage_days: Annotated[int, Query(ge=1, le=3650)] = DE
     planned = set(planned_tables())
     with_evidence = set(evidence_tables(s3, bucket))
     tables = sorted(planned | with_evidence)
-    indexes = _indexes.read_many(s3, bucket, tables)
+    summaries = _indexes.read_many(s3, bucket, [summary_key(name) for name in tables])
     now = datetime.now(UTC)
     rows = [
         overview_row(
-            TableState(name, name in planned, indexes[name], name in with_evidence),
+            TableState(name, name in planned, summaries[summary_key(name)], name in with_evidence),
             now=now,
             coverage_days=coverage_days,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 
 import pytest
@@ -18,7 +19,13 @@ from dr_drill.aws.evidence_index import (
     write_index,
 )
 from dr_drill.aws.evidence_store import list_evidence_keys, put_evidence, record_versions
-from dr_drill.core.evidence.history import index_chain_verdict, index_from_records, index_key
+from dr_drill.core.evidence.history import (
+    index_chain_verdict,
+    index_from_records,
+    index_key,
+    index_summary,
+    summary_key,
+)
 from tests.integration.evidence_chain import LOCKED_BUCKET, PLAIN_BUCKET, TABLE, night_record, seed_chain
 
 
@@ -92,15 +99,22 @@ def test_two_drills_of_one_table_indexed_at_once_both_stay(evidence_s3, monkeypa
     monkeypatch.undo()
     index, _ = read_index(s3, PLAIN_BUCKET, TABLE)
     assert sorted(e["drill_id"] for e in index["entries"]) == sorted(r["drill_id"] for r in records)
+    # The summary the overview reads is the one of the index that knows every drill.
+    summary = json.loads(s3.get_object(Bucket=PLAIN_BUCKET, Key=summary_key(TABLE))["Body"].read())
+    assert summary == index_summary(index)
 
 
 def test_the_reader_downloads_an_index_again_only_when_it_changed(evidence_s3):
     s3 = evidence_s3
     seed_chain(s3, PLAIN_BUCKET, 2)
     rebuild_index(s3, PLAIN_BUCKET, TABLE)
-    reader = IndexReader(max_tables=1)
-    first = reader.read_many(s3, PLAIN_BUCKET, [TABLE, "no-such-table"])
-    assert first["no-such-table"] is None and len(first[TABLE]["entries"]) == 2
-    assert reader.read(s3, PLAIN_BUCKET, TABLE) is first[TABLE]  # a 304: the same parsed copy
-    add_to_index(s3, PLAIN_BUCKET, night_record(2, _records(2)[-1]))
-    assert len(reader.read(s3, PLAIN_BUCKET, TABLE)["entries"]) == 3
+    reader = IndexReader(max_objects=1, max_age=0)
+    key, missing = index_key(TABLE), index_key("no-such-table")
+    first = reader.read_many(s3, PLAIN_BUCKET, [key, missing])
+    assert first[missing] is None and len(first[key]["entries"]) == 2
+    assert reader.read(s3, PLAIN_BUCKET, key) is first[key]  # a 304: the same parsed copy
+    third = night_record(2, _records(2)[-1])
+    add_to_index(s3, PLAIN_BUCKET, third)
+    assert len(reader.read(s3, PLAIN_BUCKET, key)["entries"]) == 3
+    summary = reader.read(s3, PLAIN_BUCKET, summary_key(TABLE))
+    assert summary["drill_count"] == 3 and summary["last"]["drill_id"] == third["drill_id"]

@@ -24,7 +24,12 @@ DEFAULT_COVERAGE_DAYS = 2
 
 def index_key(table_name: str) -> str:
     """Where a table's index lives: outside ``dr-drill-evidence/``, so no record listing ever sees it."""
-    return f"{INDEX_FOLDER}/{table_name}.json"
+    return f"{INDEX_FOLDER}/{table_name}/index.json"
+
+
+def summary_key(table_name: str) -> str:
+    """Where the summary of a table's index lives (``index_summary``), beside the index."""
+    return f"{INDEX_FOLDER}/{table_name}/summary.json"
 
 
 def index_entry(record: dict[str, Any]) -> dict[str, Any]:
@@ -122,20 +127,42 @@ def _failed_in_a_row(entries: list[dict[str, Any]]) -> int:
     return count
 
 
-def coverage_findings(
-    planned: bool, entries: list[dict[str, Any]], chain: ChainVerdict, *, now: datetime, coverage_days: int
-) -> list[str]:
+def index_summary(index: dict[str, Any]) -> dict[str, Any]:
+    """Return what the overview needs of a table's index, small enough to read fifty of at once.
+
+    It is stored beside the index (``summary_key``) each time the index is written.
+    """
+    entries = index["entries"]
+    passed = [e for e in entries if e["status"] == "passed"]
+    return {
+        "format": INDEX_FORMAT,
+        "table_name": index["table_name"],
+        "drill_count": len(entries),
+        "last": entries[-1] if entries else None,
+        "last_passed": passed[-1] if passed else None,
+        "failed_in_a_row": _failed_in_a_row(entries),
+        "chain": index_chain_verdict(index).to_dict() if entries else None,
+    }
+
+
+def is_newer_summary(summary: dict[str, Any], than: dict[str, Any] | None) -> bool:
+    """True when ``summary`` should replace ``than``: it knows more drills, or as many differently (a rebuild)."""
+    if than is None or summary["drill_count"] > than["drill_count"]:
+        return True
+    return summary["drill_count"] == than["drill_count"] and summary != than
+
+
+def coverage_findings(planned: bool, summary: dict[str, Any], *, now: datetime, coverage_days: int) -> list[str]:
     """What a person should act on: a planned table not proven recently, drills failing, a broken chain."""
     findings = []
-    passed = [e for e in entries if e["status"] == "passed"]
-    last_passed = passed[-1] if passed else None
+    last_passed = summary["last_passed"]
     if planned and (last_passed is None or _age_seconds(last_passed, now) > coverage_days * 86400):
         findings.append(f"no passing drill in the last {coverage_days} days")
-    failing = _failed_in_a_row(entries)
+    failing = summary["failed_in_a_row"]
     if failing:
         findings.append(f"the last {failing} drills failed" if failing > 1 else "the last drill failed")
-    if not chain.intact:
-        findings.append(f"evidence chain broken ({chain.break_kind})")
+    if summary["chain"] and not summary["chain"]["intact"]:
+        findings.append(f"evidence chain broken ({summary['chain']['break_kind']})")
     if not planned:
         findings.append("not in the drill plan")
     return findings
@@ -143,31 +170,29 @@ def coverage_findings(
 
 @dataclass(frozen=True)
 class TableState:
-    """What the overview knows of one table: whether it is planned, and its index if it has one."""
+    """What the overview knows of one table: whether it is planned, and its index summary if it has one."""
 
     table_name: str
     planned: bool
-    index: dict[str, Any] | None
+    summary: dict[str, Any] | None
     has_evidence: bool = False
 
 
 def overview_row(state: TableState, *, now: datetime, coverage_days: int) -> dict[str, Any]:
     """Return one table's line of the overview."""
-    index = state.index or empty_index(state.table_name)
-    entries = index["entries"]
-    chain = index_chain_verdict(index)
-    passed = [e for e in entries if e["status"] == "passed"]
-    findings = coverage_findings(state.planned, entries, chain, now=now, coverage_days=coverage_days)
-    if state.index is None and state.has_evidence:
+    summary = state.summary or index_summary(empty_index(state.table_name))
+    findings = coverage_findings(state.planned, summary, now=now, coverage_days=coverage_days)
+    if state.summary is None and state.has_evidence:
         findings.append("its records are not indexed: python -m dr_drill.evidence index --table " + state.table_name)
+    last_passed = summary["last_passed"]
     return {
         "table_name": state.table_name,
         "planned": state.planned,
-        "drill_count": len(entries),
-        "last": entries[-1] if entries else None,
-        "last_passed_at": passed[-1]["started_at"] if passed else None,
-        "last_passed_age_seconds": _age_seconds(passed[-1] if passed else None, now),
-        "chain": chain.to_dict() if entries else None,
+        "drill_count": summary["drill_count"],
+        "last": summary["last"],
+        "last_passed_at": last_passed["started_at"] if last_passed else None,
+        "last_passed_age_seconds": _age_seconds(last_passed, now),
+        "chain": summary["chain"],
         "findings": findings,
     }
 

@@ -57,7 +57,7 @@ async function getJson(url) {
 
 function chainCell(chain) {
   const cell = el("td");
-  if (!chain) { cell.append(badge(null)); return cell; }
+  if (!chain) { cell.append(el("span", "no records", "badge none")); return cell; }
   if (chain.intact) {
     cell.append(el("span", "intact", "badge ok"), el("span", ` ${chain.records_checked} records`));
   } else {
