@@ -2,6 +2,7 @@
 
     python -m dr_drill.evidence verify-chain --table app-users [--table orders] [--bucket B]
     python -m dr_drill.evidence pack --table app-users --from 2026-01-01 --to 2026-03-31 --out DIR
+    python -m dr_drill.evidence index --table app-users   # rebuild the history page's index from the records
 
 AWS is reached with boto3's usual credentials and region; ``--endpoint-url`` points it at
 an emulator. The bucket defaults to the EVIDENCE_BUCKET environment variable. Exit status:
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("--from", dest="date_from", required=True, type=_day)
     pack.add_argument("--to", dest="date_to", required=True, type=_day)
     pack.add_argument("--out", type=Path, default=Path("."), help="folder for the pack (created if needed)")
+    commands.add_parser("index", parents=[common], help="rebuild each table's drill-history index from its records")
     return parser
 
 
@@ -86,25 +88,32 @@ def _verify_command(args: argparse.Namespace) -> int:
     return 0 if all(v.intact for v in verdicts.values()) else 1
 
 
-def _pack_command(args: argparse.Namespace) -> int:
+def evidence_pack(
+    s3: Any, bucket: str, tables: list[str], date_from: date, date_to: date
+) -> tuple[dict[str, Any], dict[str, ChainVerdict]]:
+    """Return the evidence pack of ``tables`` for the range, and each table's chain verdict over all its records."""
     from dr_drill.aws.evidence_store import list_evidence_keys, read_evidence
 
-    if args.date_to < args.date_from:
-        print("--to is before --from", file=sys.stderr)
-        return 2
-    s3 = _s3(args)
-    verdicts = verify_tables(s3, args.bucket, args.tables)
+    verdicts = verify_tables(s3, bucket, tables)
     records = {
-        table: [r for key in list_evidence_keys(s3, args.bucket, table) if (r := read_evidence(s3, args.bucket, key))]
-        for table in args.tables
+        table: [r for key in list_evidence_keys(s3, bucket, table) if (r := read_evidence(s3, bucket, key))]
+        for table in tables
     }
     pack = build_pack(
         records,
         {table: v.to_dict() for table, v in verdicts.items()},
-        date_from=args.date_from,
-        date_to=args.date_to,
+        date_from=date_from,
+        date_to=date_to,
         generated_at=datetime.now(UTC).replace(microsecond=0),
     )
+    return pack, verdicts
+
+
+def _pack_command(args: argparse.Namespace) -> int:
+    if args.date_to < args.date_from:
+        print("--to is before --from", file=sys.stderr)
+        return 2
+    pack, verdicts = evidence_pack(_s3(args), args.bucket, args.tables, args.date_from, args.date_to)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"evidence-pack-{args.date_from}-to-{args.date_to}"
     stem.with_suffix(".json").write_text(json.dumps(pack, indent=2, sort_keys=True))
@@ -115,12 +124,25 @@ def _pack_command(args: argparse.Namespace) -> int:
     return 0 if pack["chains_intact"] else 1
 
 
+def _index_command(args: argparse.Namespace) -> int:
+    from dr_drill.aws.evidence_index import rebuild_index
+
+    s3 = _s3(args)
+    for table in args.tables:
+        index = rebuild_index(s3, args.bucket, table)
+        print(f"{table}: indexed {len(index['entries'])} records")
+    return 0
+
+
+_COMMANDS = {"verify-chain": _verify_command, "pack": _pack_command, "index": _index_command}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.bucket:
         print("no bucket: give --bucket or set EVIDENCE_BUCKET", file=sys.stderr)
         return 2
-    return _verify_command(args) if args.command == "verify-chain" else _pack_command(args)
+    return _COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

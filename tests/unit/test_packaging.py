@@ -33,3 +33,16 @@ def test_runtime_requirements_are_ranges_without_what_only_the_tests_need():
 
 def test_the_plugin_is_registered_through_airflows_entry_point():
     assert _PROJECT["entry-points"]["airflow.plugins"] == {"dr_drill": "dr_drill.plugin:DrDrillPlugin"}
+
+
+def test_the_wheel_ships_the_history_page_s_static_files(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    hatchling = str(Path(sys.executable).with_name("hatchling"))
+    subprocess.run([hatchling, "build", "-t", "wheel", "-d", str(tmp_path)], cwd=ROOT, check=True, capture_output=True)
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"dr_drill/ui/static/history.{ext}" for ext in ("html", "js", "css")} <= names

@@ -28,8 +28,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from dr_drill.aws.client_errors import error_code
 from dr_drill.aws.evidence_index import IndexReader, evidence_tables
-from dr_drill.aws.evidence_store import chain_entries, list_evidence_keys, read_evidence
-from dr_drill.core.evidence.chain import verify_chain
 from dr_drill.core.evidence.history import (
     DEFAULT_COVERAGE_DAYS,
     HistoryFilter,
@@ -40,7 +38,8 @@ from dr_drill.core.evidence.history import (
     table_history,
 )
 from dr_drill.core.evidence.record import evidence_key, report_key
-from dr_drill.core.report.html import build_pack, render_pack
+from dr_drill.core.report.html import render_pack
+from dr_drill.evidence import evidence_pack
 from dr_drill.ui.links import page_url
 
 DAG_ID = "dynamodb_restore_drill"
@@ -230,16 +229,7 @@ def pack(
     date_to: date,
 ) -> Response:
     _period(date_from, date_to)
-    bucket, s3 = _bucket(), _s3()
-    tables = [_table(name) for name in table]
-    records = {
-        name: [r for key in list_evidence_keys(s3, bucket, name) if (r := read_evidence(s3, bucket, key))]
-        for name in tables
-    }
-    chains = {name: verify_chain(name, chain_entries(s3, bucket, name)).to_dict() for name in tables}
-    built = build_pack(
-        records, chains, date_from=date_from, date_to=date_to, generated_at=datetime.now(UTC).replace(microsecond=0)
-    )
+    built, _ = evidence_pack(_s3(), _bucket(), [_table(name) for name in table], date_from, date_to)
     filename = f"evidence-pack-{date_from}-to-{date_to}.html"
     return HTMLResponse(
         render_pack(built),
