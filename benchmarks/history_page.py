@@ -8,7 +8,8 @@ temporary folder), builds every table's 400 nightly records with the record code
 it, and one table's records and reports in full. Then it times, through the api-server with a
 JWT, what a person's browser asks for: the overview (every table), one table's history with
 its charts, filtered histories, and one drill's report, first cold (the api-server has read no
-index) and then warm. The target is under 1 s for each answer.
+index, after one request to another table that made the process's S3 client) and then warm
+(within the reader's 10 s, and after it). The target is under 1 s for each answer.
 """
 
 from __future__ import annotations
@@ -109,8 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         with api_server(home / "api-server.log", env=env) as url:
             with urllib.request.urlopen(f"{url}/auth/token", timeout=30) as answer:  # every user an admin here
                 token = json.load(answer)["access_token"]
-            first = next(iter(histories))
+            first, second = list(histories)[:2]
             drill = histories[first][len(histories[first]) // 2]["drill_id"]
+            # The api-server process's first request makes its S3 client (the connection, a boto3 session):
+            # once per process, and not what a person waits for afterwards. Timed apart, on another table.
+            process_first, _ = _time(f"{url}/dr-drill/api/tables/{second}/history", token)
+            print(f"first request of the api-server process (makes its S3 client): {process_first:.3f} s")
             asks = {
                 "overview (all tables)": "/dr-drill/api/overview",
                 f"history of one table ({args.drills} drills, 2 charts)": f"/dr-drill/api/tables/{first}/history",
@@ -125,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in asks.items():
                 cold, size = _time(url + path, token)
                 warm = [_time(url + path, token)[0] for _ in range(args.rounds)]
+                time.sleep(10.5)  # past the reader's max_age: S3 is asked again (a 304 for an unchanged index)
+                warm.append(_time(url + path, token)[0])
                 worst = max(worst, cold, *warm)
                 print(f"{name:<48} {cold:>7.3f}s {statistics.median(warm):>11.3f}s {max(warm):>8.3f}s {size:>10,}")
     print(f"slowest answer: {worst:.3f} s (target < 1 s)")
