@@ -9,7 +9,6 @@ record, so none can be shown.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, date, datetime
 from functools import cache
@@ -24,7 +23,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from airflow.configuration import conf
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from dr_drill.aws.client_errors import error_code
 from dr_drill.aws.evidence_index import IndexReader, evidence_tables
@@ -209,10 +208,8 @@ def scratch_table(table_name: str, drill_id: str, _: Reader, name: str = "") -> 
     except HTTPException:
         entry = None  # the drill is still running: its table may well exist
     if entry and entry["scratch_deleted"]:
-        return HTMLResponse(
-            f"<p>The scratch table of drill {_escape(drill_id)} was deleted by the drill's teardown.</p>"
-        )
-    region = os.environ.get("DR_DRILL_CONSOLE_REGION") or _region() or ""
+        return PlainTextResponse(f"The scratch table {entry['scratch_table']} was deleted by the drill's teardown.")
+    region = _region() or ""
     if not _REGION.match(region):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the AWS region is not known")
     name = (entry or {}).get("scratch_table") or _table(name)
@@ -246,9 +243,3 @@ def create_app() -> FastAPI:
     app.add_exception_handler(HTTPException, _refused)
     app.include_router(router)
     return app
-
-
-def _escape(text: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(text))
