@@ -11,7 +11,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
 from dr_drill.core.evidence.notification import METRIC_NAMES
-from dr_drill.core.evidence.record import validate_evidence
+from dr_drill.core.evidence.record import EVIDENCE_FOLDER, validate_evidence
 from dr_drill.evidence import main as evidence_cli
 from tests.dag.conftest import TABLE
 from tests.dag.observe import drill_succeeded
@@ -38,7 +38,7 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
     assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.SUCCESS
 
     stored = _stored(aws, LOCKED_BUCKET)
-    keys = sorted(key for key in stored if key.endswith(".json"))
+    keys = sorted(key for key in stored if key.startswith(f"{EVIDENCE_FOLDER}/") and key.endswith(".json"))
     assert len(keys) == 2 and {key[:-5] + ".html" for key in keys} <= set(stored)
     first, second = (json.loads(stored[key]) for key in keys)
     for record in (first, second):
@@ -97,7 +97,7 @@ def test_a_failed_drill_without_object_lock_says_so_and_names_step_and_reason(da
     assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.FAILED
 
     stored = _stored(aws, "dr-drill-demo-evidence")
-    [key] = [key for key in stored if key.endswith(".json")]
+    [key] = [key for key in stored if key.startswith(f"{EVIDENCE_FOLDER}/") and key.endswith(".json")]
     record = json.loads(stored[key])
     validate_evidence(record)
     assert record["storage"]["object_lock"] is False and record["storage"]["retain_until"] is None

@@ -13,7 +13,7 @@ from typing import Any
 
 from demo.run_demo import BACKUP_BUCKET, ROOT
 from demo.sample_data import receive_notifications
-from dr_drill.core.evidence.record import validate_evidence
+from dr_drill.core.evidence.record import EVIDENCE_FOLDER, validate_evidence
 from dr_drill.evidence import main as evidence_cli
 from tests.faults.canary import (
     EVIDENCE_BUCKET,
@@ -100,7 +100,8 @@ def stored_records(aws: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Every evidence record (its newest version), schema-checked, and how many versions each key has."""
     s3 = aws.client("s3")
     records, versions = [], {}
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=EVIDENCE_BUCKET):
+    # Records only: the drill-history index beside them (dr-drill-index/) is derived data, not evidence.
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=EVIDENCE_BUCKET, Prefix=f"{EVIDENCE_FOLDER}/"):
         for version in page.get("Versions", ()):
             if version["Key"].endswith(".json"):
                 versions[version["Key"]] = versions.get(version["Key"], 0) + 1
