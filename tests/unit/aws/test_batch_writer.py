@@ -24,19 +24,26 @@ from dr_drill.aws.retries import RetryBudget, UnprocessedBackoff, botocore_retri
 
 
 class ScriptedDynamoDB:
-    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed."""
+    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed.
+
+    Asked for ``ReturnConsumedCapacity="TOTAL"``, it answers as DynamoDB documents it: one
+    ``ConsumedCapacity`` per table, one write unit per item (up to 1 KB) it wrote.
+    """
 
     def __init__(self, script):
         self.script = list(script)
         self.written = []
 
-    def batch_write_item(self, RequestItems):
+    def batch_write_item(self, RequestItems, ReturnConsumedCapacity="NONE"):
         [(table, requests)] = RequestItems.items()
         step = self.script.pop(0) if self.script else 0
         if isinstance(step, Exception):
             raise step
         self.written.extend(requests[step:])
-        return {"UnprocessedItems": {table: requests[:step]} if step else {}}
+        answer = {"UnprocessedItems": {table: requests[:step]} if step else {}}
+        if ReturnConsumedCapacity == "TOTAL":
+            answer["ConsumedCapacity"] = [{"TableName": table, "CapacityUnits": float(len(requests) - step)}]
+        return answer
 
 
 def _throttle():
@@ -111,6 +118,14 @@ def test_unprocessed_items_are_retried_until_written():
     writer.write(_items(5))
     assert stats.items_restored == 5 and stats.items_failed == 0 and stats.retries == 2
     assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
+    # 2 + 2 + 1 items written over three answers, one write unit each, as DynamoDB reports it.
+    assert stats.counts()["consumed_write_units"] == 5.0
+
+
+def test_consumed_write_units_are_null_when_no_answer_reports_them():
+    writer, stats = _writer(_FakeDynamoDB())  # answers {}: an endpoint that reports no ConsumedCapacity
+    writer.write(_items(3))
+    assert stats.items_restored == 3 and stats.counts()["consumed_write_units"] is None
 
 
 _THROTTLED = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
@@ -214,7 +229,7 @@ class _FakeDynamoDB:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def batch_write_item(self, RequestItems):
+    def batch_write_item(self, RequestItems, ReturnConsumedCapacity="NONE"):
         with self.lock:
             self.calls += 1
             call = self.calls
