@@ -73,6 +73,27 @@ def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_
     assert set(tags) == set(OWNERSHIP_TAGS)
 
 
+def test_a_warm_scratch_table_and_its_gsi_report_the_warm_throughput_asked(aws):
+    ddb = aws.client("dynamodb")
+    create_indexed_source(ddb)
+    name = scratch_table_name(SOURCE, SCHEDULED_RUN)
+    table = create_scratch_table(
+        ddb,
+        name,
+        source_table=SOURCE,
+        schema=scratch_definition(ddb, SOURCE, plan_key_schema=None),
+        prefix=PREFIX,
+        dag_id=DAG_ID,
+        run_id=SCHEDULED_RUN,
+        key=OWNER_KEY,
+        warm_throughput={"WriteUnitsPerSecond": 20_000},
+    )
+    # What the create step records as reported: DescribeTable's, for the table and for its GSI.
+    assert table["WarmThroughput"]["WriteUnitsPerSecond"] == 20_000
+    [index] = describe_table(ddb, name)["GlobalSecondaryIndexes"]
+    assert index["WarmThroughput"]["WriteUnitsPerSecond"] == 20_000
+
+
 def test_plan_can_leave_the_indexes_out(aws):
     ddb = aws.client("dynamodb")
     create_indexed_source(ddb)
