@@ -97,7 +97,7 @@ class CreateScratchTableOperator(DrillStepOperator):
             "Creating scratch table %s for %s; warm throughput asked: %s",
             spec.scratch_table,
             spec.table_name,
-            warm["requested"] or "none (a new table's own rate suffices)",
+            warm["requested"] or "none",
         )
         table = create_scratch_table(
             ddb,

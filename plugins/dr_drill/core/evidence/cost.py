@@ -118,7 +118,7 @@ def drill_cost(
         "s3_requests": s3_requests,
         "estimate": {
             "is_estimate": True,
-            "usd": round(usd, 6) if prices else None,
+            "usd": round(usd, 9) if prices else None,
             "region": region,
             "prices": prices,
             "prices_source": _prices_source(region, overrides),

@@ -130,7 +130,7 @@ def _warm_text(warm: dict[str, Any] | None) -> str | None:
     if not warm:
         return None
     asked = (warm.get("requested") or {}).get("WriteUnitsPerSecond")
-    asked_text = f"{asked:,} write units/s asked" if asked else "none asked (a new table's own rate suffices)"
+    asked_text = f"{asked:,} write units/s asked" if asked else "none asked"
     needed = warm.get("write_units_per_second_needed")
     return f"{asked_text}; needed {_text(needed)} units/s, cap {warm.get('max_write_units_per_second'):,}"
 
