@@ -163,6 +163,16 @@ def test_transient_faults_are_ridden_out_and_counted_as_retries(monkeypatch, fau
     assert len(sent) == 3
 
 
+def test_the_ledger_counts_every_answer_the_service_gave_but_not_a_connection_that_failed(monkeypatch):
+    # What AWS bills requests by: a retried request's answered tries count, a reset connection does not.
+    error = (500, {"__type": "InternalServerError", "message": "oops"})
+    reset = (ConnectionClosedError(endpoint_url="http://127.0.0.1:9"), None)
+    ddb, sent, budget = _botocore_answering(monkeypatch, [error, reset, (200, _OK)])
+    _restore(ddb, budget)
+    assert len(sent) == 3 and budget.ledger.answered_by("dynamodb") == {"BatchWriteItem": 2}
+    assert budget.ledger.answered_by("s3") == {}
+
+
 def test_a_long_outage_is_ridden_out_with_no_quota_shared_across_requests(monkeypatch):
     # botocore's standard mode stops a request after 10 attempts, and a client's requests after
     # its retry quota's ~50 connection-error retries: six batches meeting twelve resets each outlast both.

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from dr_drill.core.evidence.chain import verify_chain
+from dr_drill.core.evidence.record import validate_evidence
 from dr_drill.core.report.html import build_pack, render_drill_report, render_pack
 from tests.records import CREATED, NOW, RESTORED, VALIDATED, complete_drill_record, nightly_records
 
@@ -40,6 +41,7 @@ def test_the_drill_report_shows_the_warm_throughput_the_scan_and_the_estimated_c
         s3_requests={"GetObject": 3, "ListObjectsV2": 1},
         region="us-east-1",
     )
+    validate_evidence(record)
     html = render_drill_report(record)
     assert "Scale and cost" in html and "40,000 write units/s asked" in html
     assert "100,000,000,000 bytes (backup)" in html and "47" in html
