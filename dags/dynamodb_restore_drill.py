@@ -204,7 +204,9 @@ def drill_table(spec: dict[str, Any]) -> None:
     capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES, "map_index_template": "{{ task.spec.table_name }}"}
     locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
     verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
-    create = CreateScratchTableOperator(task_id="create_scratch_table", spec=spec, located=locate.output, **capped)
+    create = CreateScratchTableOperator(
+        task_id="create_scratch_table", spec=spec, located=locate.output, verified=verify.output, **capped
+    )
     parts = [
         RestoreBackupOperator(
             task_id=f"restore_part_{part}",

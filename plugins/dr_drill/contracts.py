@@ -87,6 +87,8 @@ class DrillSpec(Contract):
     max_backup_shrink_percent: float = 50
     allow_empty_table: bool = False
     objectives_advisory: bool = False
+    max_warm_write_units: int = 40_000
+    prices: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         self._set("backup_source", BackupSource(self.backup_source))
@@ -188,6 +190,9 @@ class ScratchTable(Contract):
     :param definition: the CreateTable schema (keys, attribute definitions, indexes) of a
         streamed restore or an ImportTable; None for restores that take it from the backup.
     :param created_at: when the create step made the (empty) table; None when the restore makes it.
+    :param warm_throughput: what warm throughput was asked of the table and from what it was sized
+        (``core.restore.scratch.warm_throughput_plan``), with ``reported``: DescribeTable's
+        ``WarmThroughput`` of the new table; None when the create step made no table.
     """
 
     name: str
@@ -196,6 +201,7 @@ class ScratchTable(Contract):
     definition: dict[str, Any] | None = None
     indexes: tuple[str, ...] = ()
     created_at: str | None = None
+    warm_throughput: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self._set("method", RestoreMethod(self.method))
@@ -235,6 +241,9 @@ class RestoreResult(Contract):
 
     :param backup_digest: a streamed restore's ``BucketedDigest.to_dict()`` of every item read.
     :param scratch_created_at: a server-side restore: when DynamoDB accepted the request that creates the table.
+    :param consumed_write_units: the write units DynamoDB reported consumed (``ConsumedCapacity``) by
+        the batch writes; None when no answer reported any (a server-side restore, or an endpoint
+        that does not report them).
     """
 
     method: RestoreMethod
@@ -255,6 +264,7 @@ class RestoreResult(Contract):
     parts: int = 1
     scratch_created_at: str | None = None
     import_arn: str | None = None
+    consumed_write_units: float | None = None
 
     def __post_init__(self) -> None:
         self._set("method", RestoreMethod(self.method))
@@ -263,7 +273,11 @@ class RestoreResult(Contract):
 
 @dataclass(frozen=True, kw_only=True)
 class ValidationResult(Contract):
-    """The validate step's result: what each proof found; a proof that did not run leaves its fields null."""
+    """The validate step's result: what each proof found; a proof that did not run leaves its fields null.
+
+    :param scan: the scratch table's scans: ``segments``, the ``size_bytes`` they were sized from
+        and its ``size_basis``, and ``read_units`` DynamoDB reported consumed (None: not reported).
+    """
 
     passed: bool
     expected_items: int | None
@@ -287,6 +301,7 @@ class ValidationResult(Contract):
     proofs: tuple[str, ...] = ()
     proofs_skipped: dict[str, str] = field(default_factory=dict)
     failures: tuple[str, ...] = ()
+    scan: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_sample_mismatch_keys", "checks", "proofs", "failures"):

@@ -68,8 +68,27 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
     assert timeline["validation_finished_at"] <= timeline["scratch_deleted_at"]
     assert {c["result"] for c in second["checks"]} == {"passed"}
 
+    # Scale and cost. 300 items over half the default RTO need no warm throughput; the table
+    # reports the emulator's defaults for a new on-demand table.
+    warm = second["scratch_table"]["warm_throughput"]
+    assert warm["requested"] is None and warm["write_units_needed"] == 300 and warm["max_write_units_per_second"] > 0
+    assert warm["reported"] == {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"}
+    # The scratch table's size is 0 on the emulator (and on AWS until its six-hourly refresh): sized from the backup.
+    scan = second["validation"]["scan"]
+    assert (scan["segments"], scan["size_basis"], scan["size_bytes"]) == (4, "backup", second["backup"]["size_bytes"])
+    cost = second["cost"]
+    # moto answers ConsumedCapacity 1.0 per BatchWriteItem call and per Scan page, whatever was
+    # written or read: 12 batches of 25 items, and one page for each of the 4 segments.
+    assert (cost["write_units"], cost["read_units"], scan["read_units"]) == (12.0, 4.0, 4.0)
+    # Locate lists once; verify reads the backup twice, restore once, validate once.
+    assert cost["s3_requests"] == {"put": 1, "get": 4, "free": 0, "by_operation": {"GetObject": 4, "ListObjectsV2": 1}}
+    assert 0 < cost["scratch_table_hours"] < 1
+    estimate = cost["estimate"]
+    assert estimate["is_estimate"] is True and estimate["region"] == "us-east-1"
+    assert estimate["usd"] == pytest.approx((12 * 0.625 + 4 * 0.125) / 1e6 + 0.005 / 1e3 + 4 * 0.0004 / 1e3)
     report = stored[keys[1][:-5] + ".html"].decode()
     assert TABLE in report and second["evidence_sha256"] in report and "COMPLIANCE" in report
+    assert "Scale and cost" in report and "(an estimate)" in report
 
     metrics = aws.client("cloudwatch").list_metrics(Namespace="BackupDR/Recovery")["Metrics"]
     assert {m["MetricName"] for m in metrics} == set(METRIC_NAMES)

@@ -54,6 +54,9 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
     assert restore["tasks"] == 3 and restore["workers"] == 3 * 16
     assert restore["items_restored"] == 300 and restore["items_failed"] == 0
     assert "batch_write, split over 3 tasks, 48 concurrent writers" in render_drill_report(record)
+    # The write units the three tasks' answers reported add up: 4 batches of 25 items each, at
+    # moto's 1.0 per BatchWriteItem call (one task alone would show 4).
+    assert record["cost"]["write_units"] == 12.0
     # The content proof compares the digest merged from the three tasks with the restored table's.
     validation = record["validation"]
     assert validation["digest_match"] is True and validation["restored_items"] == 300

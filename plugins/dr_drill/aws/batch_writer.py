@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dr_drill.aws.client_errors import error_code, error_message
+from dr_drill.aws.consumed_capacity import RETURN_CONSUMED_CAPACITY, CapacityMeter
 from dr_drill.aws.retries import DEFAULT_BACKOFF, RetryLedger, UnprocessedBackoff
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.items.canonical import TypedItem
@@ -31,7 +32,8 @@ class RestoreStats:
 
     ``retries`` counts the retries of each request (from the step's ``RetryLedger``) and the
     rounds of unprocessed items; ``throttled_requests`` the answers DynamoDB gave with a
-    throttling error, those retried included.
+    throttling error, those retried included; ``write_capacity`` the write units DynamoDB's
+    answers reported consumed.
     """
 
     items_read: int = 0
@@ -42,6 +44,7 @@ class RestoreStats:
     throttled_requests: int = 0
     rejected_keys: list[str] = field(default_factory=list)
     rejection_reasons: dict[str, int] = field(default_factory=dict)
+    write_capacity: CapacityMeter = field(default_factory=CapacityMeter, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def counts(self) -> dict[str, Any]:
@@ -55,6 +58,7 @@ class RestoreStats:
             "throttled_requests": self.throttled_requests,
             "rejected_keys": tuple(self.rejected_keys),
             "rejection_reasons": dict(self.rejection_reasons),
+            "consumed_write_units": self.write_capacity.units,
         }
 
     def add(self, **deltas: int) -> None:
@@ -126,7 +130,9 @@ class BatchWriter:
                 self.stats.add(retries=1)
                 self.backoff.wait(attempt - 1)
             try:
-                response = self.ddb.batch_write_item(RequestItems={self.table_name: pending})
+                response = self.ddb.batch_write_item(
+                    RequestItems={self.table_name: pending}, ReturnConsumedCapacity=RETURN_CONSUMED_CAPACITY
+                )
             except ClientError as err:
                 if error_code(err) not in _ITEM_REFUSED_CODES:
                     raise
@@ -134,6 +140,7 @@ class BatchWriter:
                 reason = error_message(err, 200) or error_code(err)
                 self._isolate([request["PutRequest"]["Item"] for request in pending], reason)
                 return
+            self.stats.write_capacity.add(response)
             unprocessed = response.get("UnprocessedItems", {}).get(self.table_name, [])
             self.stats.add(items_restored=len(pending) - len(unprocessed))
             pending = unprocessed

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dr_drill.aws.consumed_capacity import CapacityMeter
 from dr_drill.aws.table_scan import bucket_entries_of_table, get_items, run_user_check, summarise_table
 from dr_drill.contracts import ValidationResult
 from dr_drill.core.items.canonical import TypedItem
@@ -34,6 +35,8 @@ class ProofInputs:
 
     :param streamed: the restore read the backup's items (a file backup), rather than DynamoDB.
     :param backup_items: re-reads the backup's items (streamed restores only); called at most once.
+    :param scan_segments: the segments of each scan of the scratch table.
+    :param scan_sized_from: the table size the segments were sized from: ``size_bytes`` and ``size_basis``.
     """
 
     scratch_table: str
@@ -46,6 +49,8 @@ class ProofInputs:
     rules: ValidationRules
     sample_seed: int
     backup_items: Callable[[], Iterable[TypedItem]] | None = None
+    scan_segments: int = 4
+    scan_sized_from: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +74,7 @@ class ProofResult:
     proofs: list[str] = field(default_factory=list)
     proofs_skipped: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    scan: dict[str, Any] | None = None
 
     def result(self, finished_at: str) -> ValidationResult:
         """Return the validate step's result, finished at ``finished_at``."""
@@ -98,6 +104,7 @@ class ProofResult:
             "proofs": self.proofs,
             "proofs_skipped": self.proofs_skipped,
             "failures": self.failures,
+            "scan": self.scan,
         }
 
 
@@ -111,6 +118,7 @@ class RestoreProof:
         self.expected = BucketedDigest.from_dict(inputs.backup_digest) if inputs.backup_digest else None
         self.shape = BucketedDigest.like(self.expected) if self.expected else BucketedDigest(inputs.key_names)
         self.result = ProofResult(expected_items=inputs.expected_items, sample_seed=inputs.sample_seed)
+        self.scan_capacity = CapacityMeter()  # every scan of the scratch table, localisation's included
 
     def run(self) -> ProofResult:
         has_file = self.expected is not None
@@ -118,10 +126,11 @@ class RestoreProof:
             self.ddb,
             self.inputs.scratch_table,
             shape=self.shape,
-            segments=self.rules.scan_segments,
+            segments=self.inputs.scan_segments,
             required_attributes=self.rules.required_attributes,
             sample_size=0 if has_file else self.rules.sample_size,
             sample_seed=self.inputs.sample_seed,
+            capacity=self.scan_capacity,
         )
         self._count(summary.count)
         self.result.content_digest_actual = summary.digest.total().hexdigest()
@@ -133,6 +142,11 @@ class RestoreProof:
         restored_sample = self._sample(sample, has_file)
         self._fidelity(restored_sample)
         self._rules(summary.count, summary.lacking)
+        self.result.scan = {
+            "segments": self.inputs.scan_segments,
+            **self.inputs.scan_sized_from,
+            "read_units": self.scan_capacity.units,
+        }
         return self.result
 
     def _count(self, count: int) -> None:
@@ -172,7 +186,7 @@ class RestoreProof:
             return sample
         result.failures.append("the scratch table's content digest differs from the backup's")
         restored_side = bucket_entries_of_table(
-            self.ddb, self.inputs.scratch_table, self.shape, examined, self.rules.scan_segments
+            self.ddb, self.inputs.scratch_table, self.shape, examined, self.inputs.scan_segments, self.scan_capacity
         )
         result.localisation = localise(backup_side, restored_side, len(differing))
         result.proofs.append("localisation")

@@ -58,16 +58,30 @@ DEFAULT_BACKOFF = UnprocessedBackoff()
 
 @dataclass
 class RetryLedger:
-    """What a step's requests went through, per operation: retries made and throttled answers seen."""
+    """What a step's requests went through, per operation: retries made and throttled answers seen.
+
+    ``answered`` counts, per service and operation, the requests the service answered (each try of
+    a retried request too): what AWS bills requests by.
+    """
 
     retries: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
+    answered: Counter[tuple[str, str]] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, operation: str, *, retried: bool, throttled: bool) -> None:
         with self.lock:
             self.retries[operation] += retried
             self.throttled[operation] += throttled
+
+    def count_answer(self, service: str, operation: str) -> None:
+        with self.lock:
+            self.answered[service, operation] += 1
+
+    def answered_by(self, service: str) -> dict[str, int]:
+        """The requests ``service`` answered, by operation."""
+        with self.lock:
+            return {operation: n for (name, operation), n in self.answered.items() if name == service}
 
 
 class RetryBudget:
@@ -110,6 +124,9 @@ class RetryBudget:
 
     def needs_retry(self, **kwargs: Any) -> float | None:
         """botocore's ``needs-retry`` hook: the seconds to wait before the next try, or None to give up."""
+        if kwargs.get("response") is not None:  # None: no answer came (a connection error)
+            operation = kwargs["operation"]
+            self.ledger.count_answer(operation.service_model.service_name, operation.name)
         context = self._adapter.create_retry_context(**kwargs)
         throttled = self._throttling.is_throttling_error_from_context(context)
         retryable = self._conditions.is_retryable(context)

@@ -21,7 +21,11 @@ from dr_drill.core.restore.ownership import (
     scratch_owner,
     sweep_reason,
 )
-from dr_drill.core.restore.scratch import definition_from_plan_key_schema, scratch_table_definition
+from dr_drill.core.restore.scratch import (
+    definition_from_plan_key_schema,
+    scratch_table_definition,
+    with_warm_throughput,
+)
 from dr_drill.errors import RestoreIncomplete, UnsafeTarget
 
 log = logging.getLogger(__name__)
@@ -192,12 +196,15 @@ def create_scratch_table(
     run_id: str,
     key: OwnershipKey,
     kept: bool = False,
+    warm_throughput: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Create an empty, on-demand scratch table and wait until it is ACTIVE; return its description.
 
     ``schema`` is a CreateTable schema (``KeySchema``, ``AttributeDefinitions`` and optionally
-    ``GlobalSecondaryIndexes``/``LocalSecondaryIndexes``). The table is tagged at creation with
-    its owner tag, and the tags are checked once it is ACTIVE (:func:`prove_tags_applied`). A
+    ``GlobalSecondaryIndexes``/``LocalSecondaryIndexes``); ``warm_throughput``, when given, is
+    asked of the table and its GSIs (DescribeTable's ``WarmThroughput`` says what they got). The
+    table is tagged at creation with its owner tag, and the tags are checked once it is ACTIVE
+    (:func:`prove_tags_applied`). A
     table of the same name left by an earlier try of this run is deleted first; a table of that
     name that is not provably this run's scratch table is refused.
 
@@ -214,7 +221,7 @@ def create_scratch_table(
     )
     ddb.create_table(
         TableName=name,
-        **schema,
+        **with_warm_throughput(schema, warm_throughput),
         BillingMode="PAY_PER_REQUEST",
         DeletionProtectionEnabled=False,
         Tags=ownership_tags(key, owner),

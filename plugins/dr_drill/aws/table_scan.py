@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from dr_drill.aws.consumed_capacity import RETURN_CONSUMED_CAPACITY, CapacityMeter
 from dr_drill.aws.retries import DEFAULT_BACKOFF, UnprocessedBackoff
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.items.digest import BucketedDigest, item_hash, key_hash
@@ -30,24 +31,42 @@ class _Partial(Protocol):
 P = TypeVar("P", bound=_Partial)
 
 
-def _scan_segment(ddb: Any, table_name: str, segment: int, segments: int, partial: P, **scan_args: Any) -> P:
+def _scan_segment(
+    ddb: Any, table_name: str, segment: int, segments: int, partial: P, capacity: CapacityMeter, **scan_args: Any
+) -> P:
     paginator = ddb.get_paginator("scan")
     pages = paginator.paginate(
-        TableName=table_name, Segment=segment, TotalSegments=segments, ConsistentRead=True, **scan_args
+        TableName=table_name,
+        Segment=segment,
+        TotalSegments=segments,
+        ConsistentRead=True,
+        ReturnConsumedCapacity=RETURN_CONSUMED_CAPACITY,
+        **scan_args,
     )
     for page in pages:
+        capacity.add(page)
         partial.feed(page.get("Items", []))
     return partial
 
 
-def parallel_scan(ddb: Any, table_name: str, segments: int, make_partial: Callable[[], P], **scan_args: Any) -> list[P]:
+def parallel_scan(
+    ddb: Any,
+    table_name: str,
+    segments: int,
+    make_partial: Callable[[], P],
+    capacity: CapacityMeter | None = None,
+    **scan_args: Any,
+) -> list[P]:
     """Scan ``table_name`` in ``segments`` parallel segments; return each segment's partial result.
 
     The client's connection pool should hold at least ``segments`` connections.
+
+    :param capacity: adds up the read units DynamoDB reports the scan consumed.
     """
+    capacity = capacity if capacity is not None else CapacityMeter()
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="scan") as pool:
         futures = [
-            pool.submit(_scan_segment, ddb, table_name, segment, segments, make_partial(), **scan_args)
+            pool.submit(_scan_segment, ddb, table_name, segment, segments, make_partial(), capacity, **scan_args)
             for segment in range(segments)
         ]
         return [future.result() for future in futures]
@@ -92,10 +111,14 @@ def summarise_table(
     required_attributes: tuple[str, ...] = (),
     sample_size: int = 0,
     sample_seed: int = 0,
+    capacity: CapacityMeter | None = None,
 ) -> TableSummary:
     """Scan the whole table once, in parallel, into one summary.
 
+    Each segment sums its own share (the digest is a sum), so the merge is exact whatever the segments.
+
     :param shape: an (empty) digest whose key and buckets the table's digest must match.
+    :param capacity: adds up the read units DynamoDB reports the scan consumed.
     """
 
     def make() -> TableSummary:
@@ -105,7 +128,7 @@ def summarise_table(
             required_attributes=required_attributes,
         )
 
-    parts = parallel_scan(ddb, table_name, segments, make)
+    parts = parallel_scan(ddb, table_name, segments, make, capacity)
     whole = parts[0]
     for part in parts[1:]:
         whole.merge(part)
@@ -122,11 +145,16 @@ class _EntriesPartial:
 
 
 def bucket_entries_of_table(
-    ddb: Any, table_name: str, shape: BucketedDigest, buckets: Iterable[int], segments: int = 4
+    ddb: Any,
+    table_name: str,
+    shape: BucketedDigest,
+    buckets: Iterable[int],
+    segments: int = 4,
+    capacity: CapacityMeter | None = None,
 ) -> BucketEntries:
     """Return ``key hash -> item hash`` of the table's items that fall in ``buckets`` (a full scan)."""
     chosen = frozenset(buckets)
-    parts = parallel_scan(ddb, table_name, segments, lambda: _EntriesPartial(BucketEntries(shape, chosen)))
+    parts = parallel_scan(ddb, table_name, segments, lambda: _EntriesPartial(BucketEntries(shape, chosen)), capacity)
     whole = parts[0].entries
     for part in parts[1:]:
         whole.merge(part.entries)

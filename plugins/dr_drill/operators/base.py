@@ -31,6 +31,7 @@ from dr_drill.operators.settings import setting
 
 FAILURE_XCOM_KEY = "drill_failure"
 TRY_XCOM_KEY = "drill_try"  # the try whose result the step returned, for the record
+S3_REQUESTS_XCOM_KEY = "drill_s3_requests"  # the S3 requests this try made, by operation, for the record's cost
 _REASON_LIMIT = 1000
 
 
@@ -117,7 +118,12 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         self.__dict__.pop("_retry_budget", None)  # each try has its own budget and counts
         context["ti"].xcom_push(key=TRY_XCOM_KEY, value=context["ti"].try_number)
-        return self.reporting_failures(context, lambda: self.run(context))
+        try:
+            return self.reporting_failures(context, lambda: self.run(context))
+        finally:
+            s3_requests = self.retry_budget().ledger.answered_by("s3")
+            if s3_requests:
+                context["ti"].xcom_push(key=S3_REQUESTS_XCOM_KEY, value=s3_requests)
 
     def run(self, context: Context) -> dict[str, Any]:
         raise NotImplementedError

@@ -35,7 +35,7 @@ from dr_drill.core.evidence.notification import (
 )
 from dr_drill.core.evidence.record import build_evidence, evidence_key, report_key, validate_evidence
 from dr_drill.core.report.html import render_drill_report
-from dr_drill.operators.base import FAILURE_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.base import FAILURE_XCOM_KEY, S3_REQUESTS_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.settings import setting
 from dr_drill.ui.links import DrillEvidenceLink, DrillReportLink
 
@@ -108,15 +108,27 @@ class RecordDrillOperator(DrillStepOperator):
             return results, failure
         return results, None
 
+    def _step_task_ids(self) -> dict[str, str]:
+        parts = {task_id.rpartition(".")[2]: task_id for task_id in self.restore_part_task_ids}
+        return {**self.step_task_ids, **parts}
+
     def _step_tries(self, context: Context) -> dict[str, int | None]:
         """The try of each step's task that the record's figures come from (earlier tries failed)."""
-        parts = {task_id.rpartition(".")[2]: task_id for task_id in self.restore_part_task_ids}
-        task_ids = {**self.step_task_ids, **parts}
-        return {role: self.pull(context, task_id, TRY_XCOM_KEY) for role, task_id in task_ids.items()}
+        return {role: self.pull(context, task_id, TRY_XCOM_KEY) for role, task_id in self._step_task_ids().items()}
 
-    def _draft(self, context: Context) -> Callable[..., dict[str, Any]]:
+    def _s3_requests(self, context: Context) -> dict[str, int] | None:
+        """The S3 requests of those tries, by operation, added up; None when no step counted any."""
+        counted = [self.pull(context, task_id, S3_REQUESTS_XCOM_KEY) for task_id in self._step_task_ids().values()]
+        total: dict[str, int] = {}
+        for requests in filter(None, counted):
+            for operation, count in requests.items():
+                total[operation] = total.get(operation, 0) + count
+        return total or None
+
+    def _draft(self, context: Context, region: str | None) -> Callable[..., dict[str, Any]]:
         """Return the record's builder, given its storage and previous record, from what the steps handed on."""
         results, failure = self._outcome(context)
+        s3_requests = self._s3_requests(context)
         dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
         spec = self.drill
 
@@ -137,6 +149,8 @@ class RecordDrillOperator(DrillStepOperator):
                 run=run_facts(context, self._step_tries(context)),
                 previous=previous,
                 storage=storage,
+                s3_requests=s3_requests,
+                region=region,
             )
 
         return draft
@@ -146,7 +160,7 @@ class RecordDrillOperator(DrillStepOperator):
         key = evidence_key(spec.table_name, spec.drill_id)
         evidence_uri = f"s3://{spec.evidence_bucket}/{key}"
         s3 = self.clients().s3()
-        record, unstored = self._record_once(s3, key, self._draft(context))
+        record, unstored = self._record_once(s3, key, self._draft(context, s3.meta.region_name))
         report_uri = None if unstored else f"s3://{spec.evidence_bucket}/{report_key(key)}"
         if not unstored:
             self._index(s3, record)

@@ -22,8 +22,8 @@ from dr_drill.aws.scratch_tables import (
 from dr_drill.aws.server_side import remove_scratch_table, table_restore_state
 from dr_drill.aws.sources import adapter_class
 from dr_drill.constants import Step
-from dr_drill.contracts import DroppedScratch, LocatedBackup, ScratchClaim, ScratchTable
-from dr_drill.core.restore.scratch import index_names
+from dr_drill.contracts import DroppedScratch, LocatedBackup, ScratchClaim, ScratchTable, VerifiedBackup
+from dr_drill.core.restore.scratch import index_names, warm_throughput_plan
 from dr_drill.errors import DrillError, InvalidDrillRequest
 from dr_drill.operators.base import AwsStepMixin, DrillStepOperator, now
 from dr_drill.operators.settings import ownership_key, read_settings
@@ -42,15 +42,23 @@ class CreateScratchTableOperator(DrillStepOperator):
     Either way the claim is pushed first, so that the teardown recognises this drill's table
     even if a later task dies half way.
 
+    A new table is created warm (DynamoDB's ``WarmThroughput``) when the restore must write faster
+    than a new on-demand table serves at once: sized from the verified backup's items and size
+    and the RTO target, up to the plan's ``max_warm_write_units``.
+
     :param located: what the locate step returned.
+    :param verified: what the verify step returned (the backup's item count and size).
     """
 
-    template_fields: Sequence[str] = ("spec", "located")
+    template_fields: Sequence[str] = ("spec", "located", "verified")
     step = Step.CREATE_SCRATCH_TABLE
 
-    def __init__(self, *, located: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, located: dict[str, Any] | None = None, verified: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.located = located
+        self.verified = verified
 
     def run(self, context: Context) -> dict[str, Any]:
         spec = self.drill
@@ -78,7 +86,19 @@ class CreateScratchTableOperator(DrillStepOperator):
                 definition=definition,
                 indexes=tuple(index_names(definition or {})),
             ).to_xcom()
-        self.log.info("Creating scratch table %s for %s", spec.scratch_table, spec.table_name)
+        verified = VerifiedBackup.from_xcom(self.verified) if self.verified else None
+        warm = warm_throughput_plan(
+            item_count=verified.item_count if verified else None,
+            size_bytes=verified.size_bytes if verified else None,
+            rto_target_seconds=spec.rto_target_seconds,
+            max_write_units=spec.max_warm_write_units,
+        )
+        self.log.info(
+            "Creating scratch table %s for %s; warm throughput asked: %s",
+            spec.scratch_table,
+            spec.table_name,
+            warm["requested"] or "none",
+        )
         table = create_scratch_table(
             ddb,
             spec.scratch_table,
@@ -89,6 +109,7 @@ class CreateScratchTableOperator(DrillStepOperator):
             run_id=spec.run_id,
             key=key,
             kept=spec.keep_scratch_table,
+            warm_throughput=warm["requested"],
         )
         return ScratchTable(
             name=spec.scratch_table,
@@ -97,6 +118,7 @@ class CreateScratchTableOperator(DrillStepOperator):
             definition=definition,
             indexes=tuple(index_names(table)),
             created_at=now().isoformat(),
+            warm_throughput={**warm, "reported": table.get("WarmThroughput")},
         ).to_xcom()
 
 

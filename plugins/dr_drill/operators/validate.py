@@ -11,7 +11,7 @@ from dr_drill.aws.proof import ProofInputs, RestoreProof
 from dr_drill.aws.scratch_tables import describe_table
 from dr_drill.constants import Step
 from dr_drill.contracts import LocatedBackup, RestoreResult, VerifiedBackup
-from dr_drill.core.validate.rules import ValidationRules
+from dr_drill.core.validate.rules import ValidationRules, scan_sized_from
 from dr_drill.core.validate.sampling import sample_seed_for
 from dr_drill.errors import ValidationFailed
 from dr_drill.operators.base import DrillStepOperator, now
@@ -49,27 +49,33 @@ class ValidateRestoreOperator(DrillStepOperator):
         verified = VerifiedBackup.from_xcom(self.verified)
         restored = RestoreResult.from_xcom(self.restored)
         rules = ValidationRules.from_spec(spec.validation)
-        ddb = self.dynamodb_client(max_pool_connections=rules.scan_segments + 2)
+        ddb = self.dynamodb_client(max_pool_connections=(rules.scan_segments or rules.max_scan_segments) + 2)
         adapter = self.source_adapter()
         backup_digest = restored.backup_digest
+        scratch = describe_table(ddb, spec.scratch_table) or {}
+        sized_from = scan_sized_from(scratch.get("TableSizeBytes"), verified.size_bytes)
         inputs = ProofInputs(
             scratch_table=spec.scratch_table,
             source=spec.backup_source.value,
             streamed=not restored.method.server_side,
-            key_names=self._key_names(ddb, backup_digest),
+            key_names=self._key_names(scratch, backup_digest),
             expected_items=verified.item_count,
             backup_digest=backup_digest,
             source_table=located.source_table_name or spec.table_name,
             rules=rules,
             sample_seed=rules.sample_seed if rules.sample_seed is not None else sample_seed_for(spec.drill_id),
             backup_items=(lambda: adapter.iter_items(located, verified)) if backup_digest else None,
+            scan_segments=rules.segments_for(sized_from["size_bytes"]),
+            scan_sized_from=sized_from,
         )
         proof = RestoreProof(ddb, inputs).run()
         result = proof.result(finished_at=now().isoformat())
         self.log.info(
-            "Scratch table holds %d items (backup: %s); digest match: %s; proofs run: %s; skipped: %s",
+            "Scratch table holds %d items (backup: %s); scanned in %d segments; digest match: %s; "
+            "proofs run: %s; skipped: %s",
             result.restored_items,
             result.expected_items,
+            inputs.scan_segments,
             result.digest_match,
             ", ".join(result.proofs),
             ", ".join(result.proofs_skipped),
@@ -79,8 +85,8 @@ class ValidateRestoreOperator(DrillStepOperator):
             raise ValidationFailed("; ".join(result.failures) + hint, details=result.to_xcom())
         return result.to_xcom()
 
-    def _key_names(self, ddb: Any, backup_digest: dict[str, Any] | None) -> tuple[str, ...]:
+    @staticmethod
+    def _key_names(scratch: dict[str, Any], backup_digest: dict[str, Any] | None) -> tuple[str, ...]:
         if backup_digest:
             return tuple(backup_digest["key_names"])
-        table = describe_table(ddb, self.drill.scratch_table) or {"KeySchema": []}
-        return tuple(entry["AttributeName"] for entry in table["KeySchema"])
+        return tuple(entry["AttributeName"] for entry in scratch.get("KeySchema", ()))

@@ -47,12 +47,12 @@ def test_scratch_table_copies_the_key_schema_on_demand_and_tagged(orders):
     assert tags["dr-drill:owner"].startswith("v1:") and tags["dr-drill:kept"] == "false"
 
 
-def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_tagged(aws):
+def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_tagged_and_warm(aws):
     ddb = aws.client("dynamodb")
     create_indexed_source(ddb)
     name = scratch_table_name(SOURCE, SCHEDULED_RUN)
 
-    create_scratch_table(
+    created = create_scratch_table(
         ddb,
         name,
         source_table=SOURCE,
@@ -61,9 +61,13 @@ def test_scratch_table_copies_keys_and_indexes_on_demand_without_protection_and_
         dag_id=DAG_ID,
         run_id=SCHEDULED_RUN,
         key=OWNER_KEY,
+        warm_throughput={"WriteUnitsPerSecond": 20_000},
     )
 
     table = describe_table(ddb, name)
+    # The warm throughput asked, as DescribeTable reports it for the table and its GSI (what the create step records).
+    assert created["WarmThroughput"]["WriteUnitsPerSecond"] == 20_000
+    assert table["GlobalSecondaryIndexes"][0]["WarmThroughput"]["WriteUnitsPerSecond"] == 20_000
     assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["by-status"]
     assert [index["IndexName"] for index in table["LocalSecondaryIndexes"]] == ["by-placed"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"

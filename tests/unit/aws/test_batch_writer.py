@@ -24,19 +24,26 @@ from dr_drill.aws.retries import RetryBudget, UnprocessedBackoff, botocore_retri
 
 
 class ScriptedDynamoDB:
-    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed."""
+    """Answers BatchWriteItem from a script: an exception, or how many requests to leave unprocessed.
+
+    Asked for ``ReturnConsumedCapacity="TOTAL"``, it answers as DynamoDB documents it: one
+    ``ConsumedCapacity`` per table, one write unit per item (up to 1 KB) it wrote.
+    """
 
     def __init__(self, script):
         self.script = list(script)
         self.written = []
 
-    def batch_write_item(self, RequestItems):
+    def batch_write_item(self, RequestItems, ReturnConsumedCapacity="NONE"):
         [(table, requests)] = RequestItems.items()
         step = self.script.pop(0) if self.script else 0
         if isinstance(step, Exception):
             raise step
         self.written.extend(requests[step:])
-        return {"UnprocessedItems": {table: requests[:step]} if step else {}}
+        answer = {"UnprocessedItems": {table: requests[:step]} if step else {}}
+        if ReturnConsumedCapacity == "TOTAL":
+            answer["ConsumedCapacity"] = [{"TableName": table, "CapacityUnits": float(len(requests) - step)}]
+        return answer
 
 
 def _throttle():
@@ -111,6 +118,14 @@ def test_unprocessed_items_are_retried_until_written():
     writer.write(_items(5))
     assert stats.items_restored == 5 and stats.items_failed == 0 and stats.retries == 2
     assert sorted(r["PutRequest"]["Item"]["id"]["S"] for r in ddb.written) == [f"k{i}" for i in range(5)]
+    # 2 + 2 + 1 items written over three answers, one write unit each, as DynamoDB reports it.
+    assert stats.counts()["consumed_write_units"] == 5.0
+
+
+def test_consumed_write_units_are_null_when_no_answer_reports_them():
+    writer, stats = _writer(_FakeDynamoDB())  # answers {}: an endpoint that reports no ConsumedCapacity
+    writer.write(_items(3))
+    assert stats.items_restored == 3 and stats.counts()["consumed_write_units"] is None
 
 
 _THROTTLED = {"__type": "ProvisionedThroughputExceededException", "message": "slow down"}
@@ -146,6 +161,16 @@ def test_transient_faults_are_ridden_out_and_counted_as_retries(monkeypatch, fau
     stats = _restore(ddb, budget)
     assert stats.items_restored == 3 and stats.retries == 2 and stats.throttled_requests == 0
     assert len(sent) == 3
+
+
+def test_the_ledger_counts_every_answer_the_service_gave_but_not_a_connection_that_failed(monkeypatch):
+    # What AWS bills requests by: a retried request's answered tries count, a reset connection does not.
+    error = (500, {"__type": "InternalServerError", "message": "oops"})
+    reset = (ConnectionClosedError(endpoint_url="http://127.0.0.1:9"), None)
+    ddb, sent, budget = _botocore_answering(monkeypatch, [error, reset, (200, _OK)])
+    _restore(ddb, budget)
+    assert len(sent) == 3 and budget.ledger.answered_by("dynamodb") == {"BatchWriteItem": 2}
+    assert budget.ledger.answered_by("s3") == {}
 
 
 def test_a_long_outage_is_ridden_out_with_no_quota_shared_across_requests(monkeypatch):
@@ -214,7 +239,7 @@ class _FakeDynamoDB:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def batch_write_item(self, RequestItems):
+    def batch_write_item(self, RequestItems, ReturnConsumedCapacity="NONE"):
         with self.lock:
             self.calls += 1
             call = self.calls

@@ -25,6 +25,7 @@ from dr_drill.contracts import (
     VerifiedBackup,
 )
 from dr_drill.core.evidence.chain import seal
+from dr_drill.core.evidence.cost import drill_cost, s3_request_counts, table_hours
 from dr_drill.core.plan.drill_plan import SETTING_SCHEMAS
 from dr_drill.core.times import parse_backup_timestamp, seconds_between
 
@@ -124,6 +125,7 @@ def _scratch_block(
         "deleted_at": dropped.deleted_at if dropped and scratch_deleted else None,
         "kept": bool(dropped and dropped.kept) and not scratch_deleted,
         "indexes": list(created.indexes) if created else [],
+        "warm_throughput": created.warm_throughput if created else None,
     }
 
 
@@ -219,6 +221,7 @@ def _validation_block(validated: ValidationResult | None) -> dict[str, Any]:
         "expected_items": validated.expected_items if validated else None,
         "restored_items": validated.restored_items if validated else None,
         **{name: found[name] for name in _VALIDATION_FINDINGS},
+        "scan": found["scan"],
     }
 
 
@@ -436,8 +439,13 @@ def build_evidence(
     software: dict[str, str | None] | None = None,
     previous: dict[str, Any] | None = None,
     storage: dict[str, Any] | None = None,
+    s3_requests: dict[str, int] | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """Assemble one table's record from what each step handed on (None for a step that did not finish).
+
+    ``s3_requests`` are the S3 requests the steps counted, by operation, and ``region`` the
+    drill's AWS region, whose list prices the cost estimate uses unless the plan overrides them.
 
     Each step's result is read as its contract (``dr_drill.contracts``), as XCom gives it or
     already typed. The record comes sealed (see ``dr_drill.core.evidence.chain``): linked to
@@ -482,7 +490,30 @@ def build_evidence(
         "timeline": _timeline(spec, created, restored, validated, dropped, generated_at),
     }
     record["checks"] = _checks(record, validated)
+    record["cost"] = _cost_block(spec, record, restored, validated, s3_requests, region)
     return seal({**record, "storage": storage}, previous)
+
+
+def _cost_block(
+    spec: DrillSpec,
+    record: dict[str, Any],
+    restored: RestoreResult | None,
+    validated: ValidationResult | None,
+    s3_requests: dict[str, int] | None,
+    region: str | None,
+) -> dict[str, Any]:
+    """What the drill consumed, as DynamoDB reported it and the drill counted it, and its estimated price."""
+    scratch = record["scratch_table"]
+    method = restored.method if restored else None
+    return drill_cost(
+        write_units=restored.consumed_write_units if restored else None,
+        read_units=(validated.scan or {}).get("read_units") if validated else None,
+        hours=table_hours(scratch["created_at"], scratch["deleted_at"] or record["generated_at"]),
+        s3_requests=s3_request_counts(s3_requests),
+        server_side_restore=method.value if method and method.server_side else None,
+        region=region,
+        overrides=spec.prices,
+    )
 
 
 def _typed(contract: type[C], value: C | dict[str, Any] | None) -> C | None:

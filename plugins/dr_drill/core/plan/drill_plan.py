@@ -12,6 +12,7 @@ import jsonschema
 
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS, BackupSource
 from dr_drill.contracts import DrillSpec
+from dr_drill.core.evidence.cost import PRICES_SCHEMA
 from dr_drill.core.plan.request import refused, requested
 from dr_drill.core.plan.selection import SELECTION_SCHEMA, SelectionPolicy
 from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
@@ -42,6 +43,10 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "allow_empty_table": False,
     # A missed RTO or RPO target fails the drill, unless the plan makes them advisory.
     "objectives_advisory": False,
+    # Scale and cost: the cap on the warm throughput asked of a scratch table (40,000 write
+    # units/s, DynamoDB's default per-table on-demand quota) and prices overriding the region's list prices.
+    "max_warm_write_units": 40_000,
+    "prices": None,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -74,7 +79,7 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "sample_size": {"type": "integer", "minimum": 0, "maximum": 10000},
     "sample_seed": {"type": ["null", "integer"], "minimum": 0, "maximum": 2**63 - 1},
     "fail_on_type_drift": {"type": "boolean"},
-    "scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
+    "scan_segments": {"type": ["null", "integer"], "minimum": 1, "maximum": 64},
     "include_indexes": {"type": "boolean"},
     "key_schema": {
         "type": ["null", "array"],
@@ -97,6 +102,10 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "max_backup_shrink_percent": {"type": "number", "minimum": 0, "maximum": 100},
     "allow_empty_table": {"type": "boolean"},
     "objectives_advisory": {"type": "boolean"},
+    # Scale and cost (max_scan_segments is a validation key, beside scan_segments).
+    "max_warm_write_units": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+    "max_scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
+    "prices": PRICES_SCHEMA,
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -283,6 +292,8 @@ def resolve_drill_specs(
                 max_backup_shrink_percent=merged["max_backup_shrink_percent"],
                 allow_empty_table=merged["allow_empty_table"],
                 objectives_advisory=merged["objectives_advisory"],
+                max_warm_write_units=merged["max_warm_write_units"],
+                prices=merged["prices"],
             )
         )
     return specs

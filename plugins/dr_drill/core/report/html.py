@@ -126,6 +126,43 @@ def _storage_rows(record: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _warm_text(warm: dict[str, Any] | None) -> str | None:
+    if not warm:
+        return None
+    asked = (warm.get("requested") or {}).get("WriteUnitsPerSecond")
+    asked_text = f"{asked:,} write units/s asked" if asked else "none asked"
+    needed = warm.get("write_units_per_second_needed")
+    return f"{asked_text}; needed {_text(needed)} units/s, cap {warm.get('max_write_units_per_second'):,}"
+
+
+def _scale_and_cost_rows(record: dict[str, Any]) -> list[_Row]:
+    """The scratch table's warm throughput, the validation scan's size, and what the drill cost."""
+    warm = record["scratch_table"].get("warm_throughput")
+    scan = record["validation"].get("scan") or {}
+    cost = record.get("cost") or {}
+    estimate = cost.get("estimate") or {}
+    requests = cost.get("s3_requests")
+    usd = estimate.get("usd")
+    sized = f"{scan['size_bytes']:,} bytes ({scan['size_basis']})" if scan.get("size_bytes") else None
+    s3 = f"{requests['put']} PUT/LIST, {requests['get']} GET, {requests['free']} DELETE" if requests else None
+    return _rows(
+        [
+            ("warm throughput", _warm_text(warm)),
+            ("warm throughput reported", (warm or {}).get("reported")),
+            ("scan segments", scan.get("segments")),
+            ("scan sized from", sized),
+            ("write units consumed", cost.get("write_units")),
+            ("read units consumed (scans)", cost.get("read_units")),
+            ("scratch table hours", cost.get("scratch_table_hours")),
+            ("S3 requests", s3),
+            ("estimated cost", f"USD {usd:.6f} (an estimate)" if usd is not None else "not estimated"),
+            ("prices", ", ".join(f"{name} {price}" for name, price in sorted((estimate.get("prices") or {}).items()))),
+            ("prices from", estimate.get("prices_source")),
+            ("not priced", "; ".join(estimate.get("not_priced") or ())),
+        ]
+    )
+
+
 def render_drill_report(record: dict[str, Any]) -> str:
     """Return the HTML report of one drill, rendered from its evidence record."""
     run, timeline, backup = record.get("run", {}), record.get("timeline", {}), record["backup"]
@@ -168,6 +205,7 @@ def render_drill_report(record: dict[str, Any]) -> str:
                 ]
             ),
         ],
+        scale_and_cost=_scale_and_cost_rows(record),
         run=_rows(
             [
                 ("dag_id", record["dag_id"]),

@@ -53,6 +53,7 @@ def combine_restore_results(parts: Sequence[RestoreResult]) -> RestoreResult:
     for part in parts:
         for reason, count in part.rejection_reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
+    consumed = [part.consumed_write_units for part in parts if part.consumed_write_units is not None]
     digests = [BucketedDigest.from_dict(part.backup_digest) for part in parts if part.backup_digest is not None]
     merged = None
     if digests:
@@ -70,4 +71,5 @@ def combine_restore_results(parts: Sequence[RestoreResult]) -> RestoreResult:
         finished_at=max(part.finished_at for part in parts),
         parts=len(parts),
         backup_digest=merged.to_dict() if merged else None,
+        consumed_write_units=sum(consumed) if consumed else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Any
 
@@ -110,3 +111,63 @@ def index_names(definition: dict[str, list[dict[str, Any]]]) -> list[str]:
 def index_overrides(include_indexes: bool) -> dict[str, Any]:
     """The index overrides of a server-side restore: none, or empty lists to restore without indexes (faster)."""
     return {} if include_indexes else {"GlobalSecondaryIndexOverride": [], "LocalSecondaryIndexOverride": []}
+
+
+# Warm throughput ---------------------------------------------------------------------------------
+
+# What a new on-demand table serves at once before it scales (DynamoDB developer guide, "Understanding
+# DynamoDB warm throughput"): 4,000 write units/s (and 12,000 read units/s). A restore faster than that
+# is throttled until the table has scaled, unless the table is created warm.
+NEW_ON_DEMAND_WRITE_UNITS_PER_SECOND = 4_000
+# The share of the RTO target the restore may take: the validation scan needs the rest.
+RESTORE_SHARE_OF_RTO = 0.5
+WRITE_UNIT_BYTES = 1024
+
+
+def write_units_needed(item_count: int | None, size_bytes: int | None) -> int | None:
+    """Write units a restore consumes, at least: one per item, and one per KB of the backup (None: unknown).
+
+    A backup file's size overstates DynamoDB's item sizes, so this errs on the warm side.
+    """
+    by_size = math.ceil(size_bytes / WRITE_UNIT_BYTES) if size_bytes else 0
+    return max(item_count or 0, by_size) or None
+
+
+def warm_throughput_plan(
+    *, item_count: int | None, size_bytes: int | None, rto_target_seconds: int, max_write_units: int
+) -> dict[str, Any]:
+    """Return the warm throughput to ask of a new scratch table for the restore, and what it is sized from.
+
+    The restore should write its units within half the RTO target. When that rate is above what
+    a new on-demand table serves at once, the table is asked for it, up to ``max_write_units``
+    (the plan's cap; a cap at or below the new table's own rate never warms). ``requested`` is
+    CreateTable's ``WarmThroughput``, or None when nothing is asked.
+    """
+    needed = write_units_needed(item_count, size_bytes)
+    seconds = max(1, int(rto_target_seconds * RESTORE_SHARE_OF_RTO))
+    rate = math.ceil(needed / seconds) if needed else None
+    asked = min(rate, max_write_units) if rate else None
+    if asked is not None and asked <= NEW_ON_DEMAND_WRITE_UNITS_PER_SECOND:
+        asked = None
+    return {
+        "write_units_needed": needed,
+        "write_units_per_second_needed": rate,
+        "max_write_units_per_second": max_write_units,
+        "requested": {"WriteUnitsPerSecond": asked} if asked else None,
+    }
+
+
+def with_warm_throughput(definition: dict[str, Any], requested: dict[str, int] | None) -> dict[str, Any]:
+    """Return a CreateTable schema whose table and GSIs ask for ``requested`` warm throughput.
+
+    Every write to the table is also written to each GSI, which has its own warm throughput: a
+    cold index would throttle the warm table by back-pressure.
+    """
+    if not requested:
+        return definition
+    warmed = {**definition, "WarmThroughput": dict(requested)}
+    if definition.get("GlobalSecondaryIndexes"):
+        warmed["GlobalSecondaryIndexes"] = [
+            {**index, "WarmThroughput": dict(requested)} for index in definition["GlobalSecondaryIndexes"]
+        ]
+    return warmed

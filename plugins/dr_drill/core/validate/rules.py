@@ -9,6 +9,7 @@ Details name attributes and probes by position and hashed key, never by value.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,8 +28,37 @@ VALIDATION_DEFAULTS: dict[str, Any] = {
     "sample_size": 100,
     "sample_seed": None,
     "fail_on_type_drift": False,
-    "scan_segments": 4,
+    # None: sized from the table's size (scan_segments_for), at most max_scan_segments.
+    "scan_segments": None,
+    "max_scan_segments": 64,
 }
+
+
+# DynamoDB's guide to parallel scans suggests one segment per 2 GB of table to begin with; below
+# 4 segments a small table gains nothing, and each segment is a thread of the validate task.
+BYTES_PER_SCAN_SEGMENT = 2 * 1024**3
+MIN_SCAN_SEGMENTS = 4
+
+
+def scan_segments_for(size_bytes: int | None, cap: int) -> int:
+    """Return the segments of a scan of a table of ``size_bytes`` (None: unknown): one per 2 GB, 4 to ``cap``."""
+    wanted = max(MIN_SCAN_SEGMENTS, math.ceil((size_bytes or 0) / BYTES_PER_SCAN_SEGMENT))
+    return max(1, min(wanted, cap))
+
+
+def scan_sized_from(table_size_bytes: int | None, backup_size_bytes: int | None) -> dict[str, Any]:
+    """Return the size a scan of the scratch table is sized from, and whose size it is.
+
+    The larger of the two: DynamoDB refreshes a table's ``TableSizeBytes`` about every six hours,
+    so a table restored minutes ago often shows 0; the backup's size is what verify read (a file
+    backup's, larger than DynamoDB's) or what AWS reports of it.
+    """
+    table, backup = table_size_bytes or 0, backup_size_bytes or 0
+    if not table and not backup:
+        return {"size_bytes": None, "size_basis": None}
+    if table >= backup:
+        return {"size_bytes": table, "size_basis": "scratch_table"}
+    return {"size_bytes": backup, "size_basis": "backup"}
 
 
 @dataclass(frozen=True)
@@ -95,7 +125,14 @@ class ValidationRules:
     sample_size: int = 100
     sample_seed: int | None = None
     fail_on_type_drift: bool = False
-    scan_segments: int = 4
+    scan_segments: int | None = None
+    max_scan_segments: int = 64
+
+    def segments_for(self, size_bytes: int | None) -> int:
+        """The validation scan's segments: the plan's ``scan_segments``, else sized from the table's size."""
+        if self.scan_segments is not None:
+            return self.scan_segments
+        return scan_segments_for(size_bytes, self.max_scan_segments)
 
     @classmethod
     def from_spec(cls, settings: Mapping[str, Any] | None) -> ValidationRules:
@@ -110,6 +147,7 @@ class ValidationRules:
             sample_seed=merged["sample_seed"],
             fail_on_type_drift=merged["fail_on_type_drift"],
             scan_segments=merged["scan_segments"],
+            max_scan_segments=merged["max_scan_segments"],
         )
 
     def count_checks(self, count: int) -> list[Check]:

@@ -239,6 +239,7 @@ def test_evidence_carries_restore_engine_and_scratch_table_figures():
         "deleted_at": "2026-11-26T02:00:50+00:00",
         "kept": False,
         "indexes": ["by-status"],
+        "warm_throughput": None,
     }
 
 

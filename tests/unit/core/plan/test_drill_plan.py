@@ -176,3 +176,32 @@ def test_plan_validation_keys_reach_the_spec_and_the_conf_overrides_the_sample()
 def test_bad_validation_keys_are_named(entry, message):
     with pytest.raises(InvalidDrillRequest, match=message):
         _resolve(plan={"tables": {"app": entry}})
+
+
+def test_plan_scale_and_cost_keys_reach_the_spec():
+    plan = {
+        "defaults": {"max_warm_write_units": 20_000, "prices": {"write_request_units_per_million": 0.7}},
+        "tables": {"app-users": {"max_scan_segments": 16}, "orders": {"scan_segments": 2}},
+    }
+    users, orders = _resolve(plan=plan)
+    assert users.max_warm_write_units == 20_000 and users.prices == {"write_request_units_per_million": 0.7}
+    assert (users.validation["scan_segments"], users.validation["max_scan_segments"]) == (None, 16)
+    assert (orders.validation["scan_segments"], orders.validation["max_scan_segments"]) == (2, 64)
+    [default] = _resolve(plan={"tables": {"t-1": {}}})
+    assert default.max_warm_write_units == 40_000 and default.prices is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        pytest.param({"prices": {"write_units": 1}}, "prices", id="unknown-price"),
+        pytest.param(
+            {"prices": {"read_request_units_per_million": -1}}, "prices.read_request_units_per_million", id="negative"
+        ),
+        pytest.param({"max_warm_write_units": -1}, "max_warm_write_units", id="negative-cap"),
+        pytest.param({"max_scan_segments": 65}, "max_scan_segments", id="too-many-segments"),
+    ],
+)
+def test_bad_scale_and_cost_keys_are_refused_with_the_field_named(entry, field):
+    with pytest.raises(InvalidDrillRequest, match=f"field tables.t-1.{field}"):
+        _resolve(plan={"tables": {"t-1": entry}})

@@ -6,9 +6,12 @@ import json
 import re
 from datetime import date
 
+import pytest
+
 from dr_drill.core.evidence.chain import verify_chain
+from dr_drill.core.evidence.record import validate_evidence
 from dr_drill.core.report.html import build_pack, render_drill_report, render_pack
-from tests.records import NOW, complete_drill_record, nightly_records
+from tests.records import CREATED, NOW, RESTORED, VALIDATED, complete_drill_record, nightly_records
 
 HOSTILE = '<script>alert("x")</script>&<img src=x onerror=1>'
 
@@ -20,6 +23,32 @@ def test_the_drill_report_escapes_what_it_shows_and_fetches_nothing():
     assert "&lt;script&gt;" in html
     assert "Failed at step restore" in html and record["evidence_sha256"] in html
     assert not re.search(r"(src|href)=\"?(https?:)?//", html)  # self-contained
+
+
+def test_the_drill_report_shows_the_warm_throughput_the_scan_and_the_estimated_cost():
+    warm = {
+        "write_units_needed": 10**8,
+        "write_units_per_second_needed": 55_556,
+        "max_write_units_per_second": 40_000,
+        "requested": {"WriteUnitsPerSecond": 40_000},
+        "reported": {"WriteUnitsPerSecond": 40_000, "ReadUnitsPerSecond": 12_000, "Status": "ACTIVE"},
+    }
+    scan = {"segments": 47, "size_bytes": 100 * 10**9, "size_basis": "backup", "read_units": 24_414_063.0}
+    record = complete_drill_record(
+        created={**CREATED, "warm_throughput": warm},
+        restored={**RESTORED, "consumed_write_units": 1.0e8},
+        validated={**VALIDATED, "scan": scan},
+        s3_requests={"GetObject": 3, "ListObjectsV2": 1},
+        region="us-east-1",
+    )
+    validate_evidence(record)
+    html = render_drill_report(record)
+    assert "Scale and cost" in html and "40,000 write units/s asked" in html
+    assert "100,000,000,000 bytes (backup)" in html and "47" in html
+    # 1e8 write units at 0.625 per million, 24,414,063 read units at 0.125 per million, 1 LIST, 3 GETs.
+    usd = 1e8 * 0.625 / 1e6 + 24_414_063 * 0.125 / 1e6 + 0.005 / 1e3 + 3 * 0.0004 / 1e3
+    assert record["cost"]["estimate"]["usd"] == pytest.approx(usd) and f"USD {usd:.6f} (an estimate)" in html
+    assert "no list price in this table" in html  # what the estimate leaves out is said
 
 
 def test_the_pack_keeps_the_range_counts_pass_rate_and_chains():

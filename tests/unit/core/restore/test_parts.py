@@ -96,3 +96,19 @@ def test_combined_split_restore_adds_counts_and_merges_digests():
     assert combined["finished_at"] == "2026-11-26T02:00:30+00:00"
     assert combined["workers"] == 16 and combined["parts"] == 2
     assert combined["backup_digest"] == _digest(items).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("reported", "combined"),
+    [
+        pytest.param((25.0, 12.5, 40.0), 77.5, id="every-part-reported"),
+        pytest.param((25.0, None, 40.0), 65.0, id="a-part-without-answers-that-reported"),
+        pytest.param((None, None, None), None, id="none-reported"),
+    ],
+)
+def test_the_parts_consumed_write_units_add_up_and_stay_null_when_none_were_reported(reported, combined):
+    parts = [
+        RestoreResult(method="batch_write", started_at="s", finished_at="f", consumed_write_units=units)
+        for units in reported
+    ]
+    assert combine_restore_results(parts).consumed_write_units == combined

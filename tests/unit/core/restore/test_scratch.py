@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
 from dr_drill.core.restore.scratch import (
     definition_from_plan_key_schema,
     index_names,
     scratch_table_definition,
     scratch_table_name,
+    warm_throughput_plan,
+    with_warm_throughput,
 )
 
 SOURCE_DESCRIPTION = {
@@ -107,3 +111,51 @@ def test_scratch_names_follow_dynamodb_rules_and_differ_per_run(run_id, table):
     assert name == scratch_table_name(table, run_id)
     assert name != scratch_table_name(table, run_id + "x")
     assert name != scratch_table_name(table + "x", run_id)
+
+
+@pytest.mark.parametrize(
+    ("item_count", "size_bytes", "rto", "cap", "needed", "rate", "asked"),
+    [
+        pytest.param(300, 100_322, 3600, 40_000, 300, 1, None, id="small-table-cold"),
+        # 100 million items of about 2 KB within half an hour: far beyond a new table's 4,000/s.
+        pytest.param(10**8, 2 * 10**11, 3600, 40_000, 195_312_500, 108_507, 40_000, id="large-table-capped"),
+        pytest.param(10**8, None, 7200, 80_000, 10**8, 27_778, 27_778, id="large-table-within-cap"),
+        pytest.param(10**7, 2 * 10**10, 3600, 4_000, 19_531_250, 10_851, None, id="cap-at-new-table-rate"),
+        pytest.param(10**8, 10**11, 3600, 0, 10**8, 55_556, None, id="cap-zero-never-warms"),
+        pytest.param(None, None, 3600, 40_000, None, None, None, id="nothing-known"),
+    ],
+)
+def test_warm_throughput_is_sized_from_the_backup_and_the_rto_within_the_cap(
+    item_count, size_bytes, rto, cap, needed, rate, asked
+):
+    plan = warm_throughput_plan(
+        item_count=item_count, size_bytes=size_bytes, rto_target_seconds=rto, max_write_units=cap
+    )
+    assert plan == {
+        "write_units_needed": needed,
+        "write_units_per_second_needed": rate,
+        "max_write_units_per_second": cap,
+        "requested": {"WriteUnitsPerSecond": asked} if asked else None,
+    }
+
+
+def test_warm_throughput_is_asked_of_the_table_and_each_gsi_but_not_the_lsis():
+    definition = scratch_table_definition(SOURCE_DESCRIPTION)
+    warmed = with_warm_throughput(definition, {"WriteUnitsPerSecond": 20_000})
+    assert warmed["WarmThroughput"] == {"WriteUnitsPerSecond": 20_000}
+    assert [index["WarmThroughput"] for index in warmed["GlobalSecondaryIndexes"]] == [{"WriteUnitsPerSecond": 20_000}]
+    assert "WarmThroughput" not in warmed["LocalSecondaryIndexes"][0]  # LSIs share the table's partitions
+    assert "WarmThroughput" not in definition  # the definition handed on is left as it was
+    assert with_warm_throughput(definition, None) is definition
+
+
+def test_a_warm_create_table_request_matches_the_botocore_model():
+    definition = scratch_table_definition(SOURCE_DESCRIPTION)
+    request = {
+        "TableName": "drill-orders-1",
+        **with_warm_throughput(definition, {"WriteUnitsPerSecond": 20_000}),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    model = botocore.session.get_session().get_service_model("dynamodb").operation_model("CreateTable")
+    report = ParamValidator().validate(request, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
