@@ -154,8 +154,8 @@ def child(args: argparse.Namespace) -> None:
     # preparation, the engine inside its timing); a worker has its modules loaded already.
     import boto3  # noqa: F401
 
-    import dr_drill.aws.sources
     import dr_drill.aws.batch_writer
+    import dr_drill.aws.sources
     import dr_drill.core.items.digest  # noqa: F401
 
     baseline = _peak_rss_mb()
