@@ -254,7 +254,7 @@ def _throughput(
         )
         for threads in args.raw_threads:
             runs.setdefault(f"raw{threads}", []).append(
-                _measure("raw", emulator, endpoint, threads, args.items, f"{label}/{threads}t")
+                _measure("raw", emulator, endpoint, threads, args.items, f"{label}-{threads}t")
             )
     return {name: _median(results) for name, results in runs.items()}
 
