@@ -7,9 +7,11 @@ items written per second over windows of a few round trips and climbs the hill:
 
 - it starts at ``start`` and doubles while each doubling raises the rate by at least
   ``gain`` (slow start); a step that does not is undone. From then on, every ``probe_every``
-  quiet windows, it probes one step of ``probe_factor``, up and down in turn: up is kept if
-  the rate rose with it (so the limit follows an endpoint that scales, as DynamoDB on demand
-  doubles its peak), down if the rate held (requests beyond the knee only wait in a queue);
+  quiet windows, it probes one step of ``probe_factor`` up, kept only if the rate rose with it,
+  so the limit follows an endpoint that scales (DynamoDB on demand doubles its peak);
+- it never probes down: at the knee, where fewer requests would still keep the endpoint
+  busy, a busy shared machine's noise made the rate look unchanged a step below it, and
+  probes down ratcheted the limit under the knee (measured: half raw's rate at 20 ms);
 - any sign of pressure in a window (a throttled answer, a retried request, a round of
   unprocessed items) cuts the limit by ``backoff_factor`` at once: a throttled endpoint
   gains nothing from more requests, and waiting for its retries to clear costs time;
@@ -37,8 +39,7 @@ class AdaptiveConcurrency:
     limit: int = field(init=False)
     _previous_limit: int = field(init=False, repr=False)
     _rate_before_step: float = field(init=False, default=0.0, repr=False)
-    _step: int = field(init=False, default=0, repr=False)  # +1 / -1: the last probe, judged next window
-    _probes: int = field(init=False, default=0, repr=False)
+    _stepped: bool = field(init=False, default=False, repr=False)  # the last window stepped up: judge it
     _slow_start: bool = field(init=False, default=True, repr=False)
     _quiet_windows: int = field(init=False, default=0, repr=False)
 
@@ -52,45 +53,36 @@ class AdaptiveConcurrency:
         """Take one window's rate and whether the endpoint pushed back in it; return the new limit."""
         if pressure:
             self._slow_start = False
-            self._step = 0
+            self._stepped = False
             self._quiet_windows = 0
             self._set(math.floor(self.limit * self.backoff_factor))
-        elif self._step:
+        elif self._stepped:
             self._judge_step(items_per_second)
         else:
             self._quiet_windows += 1
             if self._slow_start or self._quiet_windows >= self.probe_every:
-                self._probe(items_per_second)
+                self._step_up(items_per_second)
         return self.limit
 
     def _judge_step(self, rate: float) -> None:
-        went_up = self._step > 0
-        self._step = 0
-        if went_up and rate >= self._rate_before_step * (1 + self.gain):
+        self._stepped = False
+        if rate >= self._rate_before_step * (1 + self.gain):
             if self._slow_start:
-                self._probe(rate)
+                self._step_up(rate)
             return
-        if not went_up and rate >= self._rate_before_step * (1 - self.gain):
-            return  # as fast with fewer requests: the others only waited at the endpoint
+        # More requests did not bring more items: they would only wait at the endpoint.
         self._set(self._previous_limit)
         self._slow_start = False  # from now on, careful probes only
 
-    def _probe(self, rate: float) -> None:
-        """Step up (doubling in slow start), or every other probe down, and judge it next window."""
+    def _step_up(self, rate: float) -> None:
         self._quiet_windows = 0
-        self._probes += 1
-        if self._slow_start:
-            target = self.limit * 2
-        elif self._probes % 2 and self.limit < self.cap:
-            target = max(self.limit + 1, math.floor(self.limit * self.probe_factor))
-        else:
-            target = math.ceil(self.limit / self.probe_factor)
-        target = max(1, min(self.cap, target))
+        factor = 2.0 if self._slow_start else self.probe_factor
+        target = min(self.cap, max(self.limit + 1, math.floor(self.limit * factor)))
         if target == self.limit:
             self._slow_start = False
             return
         self._rate_before_step = rate
-        self._step = 1 if target > self.limit else -1
+        self._stepped = True
         self._set(target)
 
     def _set(self, limit: int) -> None:
