@@ -70,7 +70,9 @@ def main() -> None:
         "--engine-us-per-item", type=float, required=True, help="restore client CPU per item (engine_cpu)"
     )
     parser.add_argument("--scan-us-per-item", type=float, required=True, help="validation client CPU per item")
-    parser.add_argument("--scan-segments", type=int, default=4, help="processes of the validation scan")
+    parser.add_argument(
+        "--scan-segments", type=int, default=4, help="validation scan processes (threads of one process share a core)"
+    )
     parser.add_argument("--tasks", type=int, default=1, help="restore tasks (one process each)")
     parser.add_argument("--initial-wru", type=float, default=4000.0)
     parser.add_argument("--doubling-minutes", type=float, default=30.0)
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--price-per-million-wru", type=float, default=0.625, help="USD, on-demand, us-east-1")
     parser.add_argument("--price-per-million-rru", type=float, default=0.125, help="USD, on-demand, us-east-1")
     parser.add_argument("--price-per-gb-month", type=float, default=0.25, help="USD, Standard table class")
+    parser.add_argument("--storage-overhead-bytes", type=float, default=100.0, help="what DynamoDB adds per item")
     args = parser.parse_args()
 
     units_per_item = math.ceil(args.item_bytes / 1024)  # a write request unit covers up to 1 KB
@@ -107,7 +110,7 @@ def main() -> None:
     print(f"  validation scan, {args.scan_segments} segments: {scan_seconds / HOUR:.2f} h", end=" ")
     print(f"(client {scan_client:,.0f} items/s, table {scan_table:,.0f} items/s)")
 
-    gigabytes = args.items * args.item_bytes / 1e9
+    gigabytes = args.items * (args.item_bytes + args.storage_overhead_bytes) / 1e9
     write_cost = write_units / 1e6 * args.price_per_million_wru
     read_cost = read_units / 1e6 * args.price_per_million_rru
     storage_per_hour = gigabytes * args.price_per_gb_month / HOURS_PER_MONTH

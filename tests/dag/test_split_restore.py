@@ -10,6 +10,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import sample_items
 from demo.sample_exports import put_export, typed_items
+from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.report.html import render_drill_report
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
@@ -51,9 +52,10 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
     [record] = evidence_records(aws)
     assert record["status"] == "passed"
     restore = record["restore"]
-    assert restore["tasks"] == 3 and restore["workers"] == 3 * 16
+    assert restore["tasks"] == 3 and restore["workers"] == 3 * DEFAULT_RESTORE_WORKERS
     assert restore["items_restored"] == 300 and restore["items_failed"] == 0
-    assert "batch_write, split over 3 tasks, 48 concurrent writers" in render_drill_report(record)
+    writers = 3 * DEFAULT_RESTORE_WORKERS
+    assert f"batch_write, split over 3 tasks, {writers} concurrent writers" in render_drill_report(record)
     # The content proof compares the digest merged from the three tasks with the restored table's.
     validation = record["validation"]
     assert validation["digest_match"] is True and validation["restored_items"] == 300
