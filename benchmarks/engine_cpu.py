@@ -9,7 +9,9 @@ memory. Each stage adds one piece of the engine, so the differences say what eac
 - ``read+digest``: the same through ``digesting(..., BucketedDigest)``;
 - ``engine``: ``restore_items`` over ``digesting(iter_typed_items(...))``, as the operator calls it;
 - ``raw``: typed requests of 25 built beforehand, sent from the same number of threads
-  through the same client: what the restore benchmark calls the raw limit.
+  through the same client: what the restore benchmark calls the raw limit;
+- ``scan``: the validate step's side: ``summarise_table`` (one segment) over Scan pages of the
+  same items, which botocore parses, and the content digest of every item.
 
     PYTHONPATH=plugins:. .venv/bin/python -m benchmarks.engine_cpu [--profile]
 
@@ -33,6 +35,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from dr_drill.constants import DEFAULT_RESTORE_WORKERS
+
 TABLE = "app-users"
 KEY_NAMES = ("user_id",)
 
@@ -47,8 +51,8 @@ class _Body:
         yield self._data
 
 
-def stubbed_dynamodb(pool: int, parameter_validation: bool = False) -> Any:
-    """A real boto3 DynamoDB client whose every request gets ``200 {}`` without leaving the process."""
+def stubbed_dynamodb(pool: int, parameter_validation: bool = False, body: Callable[[], bytes] = lambda: b"{}") -> Any:
+    """A real boto3 DynamoDB client whose every request gets ``200 body()`` without leaving the process."""
     import boto3
     from botocore.awsrequest import AWSResponse
     from botocore.config import Config
@@ -65,10 +69,29 @@ def stubbed_dynamodb(pool: int, parameter_validation: bool = False) -> Any:
     )
 
     def respond(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(b"{}"))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body()))
 
     client.meta.events.register("before-send.dynamodb.*", respond)
     return client
+
+
+def stubbed_scan(data: bytes, page_items: int = 500) -> Any:
+    """A real boto3 DynamoDB client whose Scan answers pages of the backup's items, then no more."""
+    from dr_drill.core.items.canonical import to_typed_item
+
+    items = [to_typed_item(item) for item in json.loads(data, parse_float=Decimal)["data"]]
+    pages = [items[start : start + page_items] for start in range(0, len(items), page_items)]
+    bodies = [
+        json.dumps({"Items": page, "Count": len(page), **({"LastEvaluatedKey": page[-1]} if more else {})}).encode()
+        for page, more in zip(pages, [True] * (len(pages) - 1) + [False], strict=True)
+    ]
+    answered = [0]
+
+    def next_page() -> bytes:
+        answered[0] += 1
+        return bodies[(answered[0] - 1) % len(bodies)]
+
+    return stubbed_dynamodb(2, body=next_page)
 
 
 def backup_bytes(items: int) -> bytes:
@@ -91,13 +114,61 @@ def stage_read_digest(data: bytes, _: Any, __: int) -> int:
     return sum(1 for _ in digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES)))
 
 
-def stage_engine(data: bytes, ddb: Any, workers: int) -> int:
+def stage_engine(data: bytes, ddb: Any, _: int) -> int:
+    """As the operator calls it, untuned: the default cap, the requests in flight found while writing."""
     from dr_drill.aws.batch_writer import restore_items
     from dr_drill.core.items.digest import BucketedDigest, digesting
     from dr_drill.core.sources.s3_json import iter_typed_items
 
     items = digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES))
-    stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25, workers=workers)
+    stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25)
+    return stats.items_restored
+
+
+# The reading process's CPU per item in each run of ``engine, reader apart``: it is not this process's.
+READER_PROCESS_US: list[float] = []
+
+
+def _read_and_digest(data: bytes, sink: Any, chunk: int = 250) -> None:
+    """The reading process: read, convert and digest, and hand the items on in chunks; its CPU last."""
+    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.core.sources.s3_json import iter_typed_items
+
+    started = time.process_time()
+    digest, items, count = BucketedDigest(KEY_NAMES), [], 0
+    for item in digesting(iter_typed_items(io.BytesIO(data)), digest):
+        items.append(item)
+        if len(items) == chunk:
+            sink.send(items)
+            count, items = count + len(items), []
+    sink.send(items)
+    sink.send(None)
+    sink.send((digest.to_dict(), (time.process_time() - started) / (count + len(items)) * 1e6))
+
+
+def stage_engine_reader_apart(data: bytes, ddb: Any, _: int) -> int:
+    """The engine with its reading and digest in a second process: the alternative of spreading the work.
+
+    This process batches and sends, as ``restore_items`` does; the other one reads, converts and
+    digests, and pickles the items over a pipe (a cost the one-process engine does not pay).
+    """
+    import multiprocessing
+
+    from dr_drill.aws.batch_writer import restore_items
+
+    context = multiprocessing.get_context("fork")  # the backup is in memory: the child inherits it
+    received, sent = context.Pipe(duplex=False)
+    reader = context.Process(target=_read_and_digest, args=(data, sent))
+    reader.start()
+
+    def items() -> Any:
+        while (chunk := received.recv()) is not None:
+            yield from chunk
+
+    stats = restore_items(ddb, TABLE, items(), key_names=KEY_NAMES, batch_size=25)
+    _digest, reader_us = received.recv()
+    reader.join()
+    READER_PROCESS_US.append(reader_us)
     return stats.items_restored
 
 
@@ -117,6 +188,14 @@ def stage_raw(requests: list[list[dict[str, Any]]], ddb: Any, workers: int) -> i
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return sum(pool.map(send, requests, chunksize=1))
+
+
+def stage_scan(client: Any, _: Any, __: int) -> int:
+    """The validate step's content scan of the restored table, one segment: botocore's parsing and the digest."""
+    from dr_drill.aws.table_scan import summarise_table
+    from dr_drill.core.items.digest import BucketedDigest
+
+    return summarise_table(client, TABLE, shape=BucketedDigest(KEY_NAMES), segments=1).count
 
 
 def _as_is(data: bytes) -> bytes:
@@ -146,14 +225,16 @@ STAGES = (
     Stage("read", stage_read),
     Stage("read+digest", stage_read_digest),
     Stage("engine", stage_engine),
+    Stage("engine, reader apart", stage_engine_reader_apart),
     Stage("raw", stage_raw, raw_requests),
+    Stage("scan", stage_scan, stubbed_scan),
 )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=16, help="raw's threads (the engine finds its own)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per stage; the median is kept")
     parser.add_argument(
         "--parameter-validation",
@@ -161,21 +242,32 @@ def main() -> None:
         help="validate parameters client-side, as the restore operator did before (engine and raw alike)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile one engine run (its reading thread only)")
+    parser.add_argument("--stages", nargs="+", choices=[stage.name for stage in STAGES], help="only these stages")
     args = parser.parse_args()
+    stages = [stage for stage in STAGES if not args.stages or stage.name in args.stages]
 
     data = backup_bytes(args.items)
-    ddb = stubbed_dynamodb(args.workers + 2, parameter_validation=args.parameter_validation)
+    ddb = stubbed_dynamodb(DEFAULT_RESTORE_WORKERS + 2, parameter_validation=args.parameter_validation)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(stage_engine, data, ddb, args.workers)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         return
     validation = "on" if args.parameter_validation else "off"
-    print(f"{args.items} items, {args.workers} workers, parameter validation {validation}, CPU us per item")
-    for stage in STAGES:
-        runs = [_cpu_us_per_item(stage, data, ddb, args.workers, args.items) for _ in range(args.repeats)]
-        listed = ", ".join(f"{run:.1f}" for run in runs)
-        print(f"  {stage.name:<12} {statistics.median(runs):7.1f} median  (runs: {listed})")
+    print(f"{args.items} items, raw on {args.workers} threads, parameter validation {validation}, CPU us per item")
+    runs: dict[str, list[float]] = {stage.name: [] for stage in stages}
+    for _ in range(args.repeats):  # the stages in turn, so that the machine's drift touches them alike
+        for stage in stages:
+            runs[stage.name].append(_cpu_us_per_item(stage, data, ddb, args.workers, args.items))
+    if READER_PROCESS_US:
+        runs["(its reading process)"] = READER_PROCESS_US
+    for name, figures in runs.items():
+        listed = ", ".join(f"{run:.1f}" for run in figures)
+        print(f"  {name:<22} {statistics.median(figures):7.1f} median  (runs: {listed})")
+    if {"engine", "raw", "engine, reader apart"} <= runs.keys():
+        engine, raw = statistics.median(runs["engine"]), statistics.median(runs["raw"])
+        apart = statistics.median(runs["engine, reader apart"])
+        print(f"  engine / raw {engine / raw:.2f}; with the reader apart, the sending process / raw {apart / raw:.2f}")
 
 
 if __name__ == "__main__":

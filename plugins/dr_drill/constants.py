@@ -50,9 +50,10 @@ class Step(StrEnum):
     RECORD = "record"
 
 
-# Concurrent BatchWriteItem calls of one restore task, sized for real DynamoDB round trips
-# (benchmarks/README.md); the plan's restore_workers overrides it.
-DEFAULT_RESTORE_WORKERS = 16
+# The most concurrent BatchWriteItem calls of one restore task: a cap, not a setting to tune.
+# The restore finds how many the endpoint sustains by itself (core/restore/concurrency.py);
+# 64 covers a cross-region round trip (benchmarks/README.md). The plan's restore_workers lowers it.
+DEFAULT_RESTORE_WORKERS = 64
 # Attempts per request, botocore's standard retry mode (throttling, 5xx, dropped connections),
 # and per batch for the items DynamoDB leaves unprocessed: one policy for every call a drill makes.
 MAX_ATTEMPTS = 10

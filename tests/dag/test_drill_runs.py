@@ -16,6 +16,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET, EVIDENCE_BUCKET, seed_account
 from demo.sample_data import json_backup_document, json_backup_key, put_json_backup, receive_notifications, sample_items
 from demo.sample_exports import put_export, typed_items
+from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.restore.scratch import scratch_tags
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
@@ -219,7 +220,7 @@ def test_kept_scratch_table_is_said_so_and_the_sweep_leaves_young_and_foreign_ta
     assert run.get_task_instance("sweep_scratch_tables").state == "success"
     [record] = evidence_records(aws)
     restore = record["restore"]
-    assert restore["method"] == "batch_write" and restore["workers"] == 16
+    assert restore["method"] == "batch_write" and restore["workers"] == DEFAULT_RESTORE_WORKERS
     assert restore["items_restored"] == 300 and restore["items_per_second"] > 0
     assert restore["duplicate_keys"] == 0 and restore["rejected_items"] == []
     scratch = record["scratch_table"]

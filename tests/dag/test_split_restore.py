@@ -10,6 +10,7 @@ from airflow.sdk import DagRunState
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import sample_items
 from demo.sample_exports import put_export, typed_items
+from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.report.html import render_drill_report
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables, source_and_backups
@@ -51,9 +52,10 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
     [record] = evidence_records(aws)
     assert record["status"] == "passed"
     restore = record["restore"]
-    assert restore["tasks"] == 3 and restore["workers"] == 3 * 16
+    assert restore["tasks"] == 3 and restore["workers"] == 3 * DEFAULT_RESTORE_WORKERS
     assert restore["items_restored"] == 300 and restore["items_failed"] == 0
-    assert "batch_write, split over 3 tasks, 48 concurrent writers" in render_drill_report(record)
+    writers = 3 * DEFAULT_RESTORE_WORKERS
+    assert f"batch_write, split over 3 tasks, {writers} concurrent writers" in render_drill_report(record)
     # The write units the three tasks' answers reported add up: 4 batches of 25 items each, at
     # moto's 1.0 per BatchWriteItem call (one task alone would show 4).
     assert record["cost"]["write_units"] == 12.0

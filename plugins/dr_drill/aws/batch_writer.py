@@ -19,11 +19,13 @@ from dr_drill.aws.retries import DEFAULT_BACKOFF, RetryLedger, UnprocessedBackof
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.items.digest import key_hash, reported_key
+from dr_drill.core.restore.concurrency import AdaptiveConcurrency
 
 # A request DynamoDB refuses because of what one of its items holds: bad types or sizes, or a
 # body over the 16 MB limit (HTTP 413). Its items are then written one by one to find the culprit.
 _ITEM_REFUSED_CODES = frozenset({"ValidationException", "SerializationException", "RequestEntityTooLarge", "413"})
 REJECTED_KEYS_CAP = 20
+_OPERATION = "BatchWriteItem"  # as the RetryLedger names it
 
 
 @dataclass
@@ -159,49 +161,91 @@ class BatchWriter:
 @contextmanager
 def _requests_counted(ledger: RetryLedger | None, stats: RestoreStats) -> Iterator[None]:
     """Add the BatchWriteItem retries and throttled answers the step's ledger saw during the restore."""
-    operation = "BatchWriteItem"
-    before = (ledger.retries[operation], ledger.throttled[operation]) if ledger else (0, 0)
+    before = (ledger.retries[_OPERATION], ledger.throttled[_OPERATION]) if ledger else (0, 0)
     try:
         yield
     finally:
         if ledger:
             stats.add(
-                retries=ledger.retries[operation] - before[0],
-                throttled_requests=ledger.throttled[operation] - before[1],
+                retries=ledger.retries[_OPERATION] - before[0],
+                throttled_requests=ledger.throttled[_OPERATION] - before[1],
             )
 
 
 class _InFlight:
-    """Batches handed to the writer threads: at most ``limit`` in flight or queued, failures raised here."""
+    """Batches handed to the writer threads: at most ``controller.limit`` at once, failures raised here.
 
-    def __init__(self, pool: ThreadPoolExecutor, limit: int, while_waiting: Callable[[], None]) -> None:
+    The submitting thread closes a measuring window once the writers have finished about two
+    batches per slot (a few round trips, whatever the latency), and hands the controller the
+    window's rate and whether the endpoint pushed back in it.
+    """
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        controller: AdaptiveConcurrency,
+        stats: RestoreStats,
+        pressure: Callable[[], int],
+        while_waiting: Callable[[], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.pool = pool
-        self.limit = limit
+        self.controller = controller
+        self.stats = stats
+        self.pressure = pressure
         self.while_waiting = while_waiting
-        # One slot per batch; cheaper per batch than waiting on every future in flight.
-        self._slots = threading.BoundedSemaphore(limit)
+        self.clock = clock
+        self._changed = threading.Condition()
+        self._running = 0
+        self._finished = 0
         self._failures: list[BaseException] = []
+        self._window = self._mark()
 
     def submit(self, write: Callable[[list[TypedItem]], None], batch: list[TypedItem]) -> None:
-        self._take_slot()
+        self._wait_until(lambda: self._running < self.controller.limit)
+        self._close_window_if_due()
+        with self._changed:
+            self._running += 1
         self.pool.submit(write, batch).add_done_callback(self._done)
 
     def drain(self) -> None:
         """Return once every batch submitted is written, or raise the first failure."""
-        for _ in range(self.limit):
-            self._take_slot()
+        self._wait_until(lambda: self._running == 0)
 
-    def _take_slot(self) -> None:
-        while not self._slots.acquire(timeout=1.0):
-            self.while_waiting()
-        if self._failures:
-            raise self._failures[0]
+    def _wait_until(self, ready: Callable[[], bool]) -> None:
+        with self._changed:
+            while not (ready() or self._failures):
+                if not self._changed.wait(timeout=1.0):
+                    self._changed.release()  # progress reports run without holding up the writers
+                    try:
+                        self.while_waiting()
+                    finally:
+                        self._changed.acquire()
+            if self._failures:
+                raise self._failures[0]
 
     def _done(self, future: Future[None]) -> None:
         failure = None if future.cancelled() else future.exception()
-        if failure is not None:
-            self._failures.append(failure)
-        self._slots.release()
+        with self._changed:
+            if failure is not None:
+                self._failures.append(failure)
+            self._running -= 1
+            self._finished += 1
+            self._changed.notify()  # only the submitting thread waits
+
+    def _mark(self) -> tuple[float, int, int, int]:
+        return (self.clock(), self._finished, self.stats.items_restored, self.pressure())
+
+    def _close_window_if_due(self) -> None:
+        started, finished, restored, pressure = self._window
+        if self._finished - finished < 2 * self.controller.limit:
+            return
+        now = self._mark()
+        elapsed = now[0] - started
+        if elapsed <= 0:
+            return
+        self.controller.observe((now[2] - restored) / elapsed, pressure=now[3] > pressure)
+        self._window = now
 
 
 @contextmanager
@@ -237,13 +281,17 @@ def restore_items(
     backoff: UnprocessedBackoff = DEFAULT_BACKOFF,
     retry_ledger: RetryLedger | None = None,
 ) -> RestoreStats:
-    """Write ``items`` to ``table_name`` with ``workers`` concurrent BatchWriteItem calls.
+    """Write ``items`` to ``table_name`` with at most ``workers`` concurrent BatchWriteItem calls.
 
-    At most ``2 * workers`` batches are in flight or queued, so memory stays bounded
-    whatever the backup's size. The caller must have checked that the table is scratch.
+    How many are in flight is found while writing (``AdaptiveConcurrency``): more while the
+    rate grows, fewer as soon as the endpoint throttles or a request is retried. At most that
+    many batches exist besides the one being filled, so memory stays bounded whatever the
+    backup's size. The caller must have checked that the table is scratch.
 
+    :param workers: the cap on concurrent requests (the plan's ``restore_workers``).
     :param retry_ledger: the ledger of the ``RetryBudget`` installed on ``ddb``, whose counts of
-        BatchWriteItem retries and throttled answers the stats then include.
+        BatchWriteItem retries and throttled answers the stats then include, and which tells the
+        controller when the endpoint pushes back.
     """
     stats = RestoreStats()
     writer = BatchWriter(ddb, table_name, key_names, stats, backoff)
@@ -255,12 +303,19 @@ def restore_items(
             last_report = time.monotonic()
             on_progress(stats)
 
+    def pressure() -> int:
+        """Rounds of unprocessed items, retried requests and throttled answers so far: only ever grows."""
+        pushed_back = stats.retries
+        if retry_ledger:
+            pushed_back += retry_ledger.retries[_OPERATION] + retry_ledger.throttled[_OPERATION]
+        return pushed_back
+
     with (
         _older_objects_left_alone(),
         _requests_counted(retry_ledger, stats),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore") as pool,
     ):
-        in_flight = _InFlight(pool, 2 * workers, while_waiting=report)
+        in_flight = _InFlight(pool, AdaptiveConcurrency(cap=workers), stats, pressure, while_waiting=report)
         try:
             for batch in batches(items, key_names, batch_size, stats):
                 in_flight.submit(writer.write, batch)

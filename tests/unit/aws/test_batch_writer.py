@@ -311,3 +311,76 @@ def test_duplicates_are_found_for_number_keys_and_malformed_keys_alike():
     [batch] = list(batches(items, ("pk", "sk"), 25, stats))
     assert stats.duplicate_keys == 2 and len(batch) == 3
     assert batch[0]["v"] == {"S": "later"}
+
+
+# --- the adaptive limit on requests in flight, against endpoints that queue or throttle ---
+
+
+class _EndpointWithCapacity:
+    """BatchWriteItem taking ``seconds`` each, serving ``capacity`` at once; beyond that it queues or throttles."""
+
+    def __init__(self, capacity: int, seconds: float, throttle: bool):
+        self.meta = SimpleNamespace(events=HierarchicalEmitter())
+        self.capacity = capacity
+        self.seconds = seconds
+        self.throttle = throttle
+        self.serving = threading.BoundedSemaphore(capacity)
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.unprocessed_answers = 0
+        self.written = 0
+
+    def batch_write_item(self, RequestItems):
+        [(table, requests)] = RequestItems.items()
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.throttle and not self.serving.acquire(blocking=False):
+                time.sleep(self.seconds / 4)
+                with self.lock:
+                    self.unprocessed_answers += 1
+                return {"UnprocessedItems": {table: requests}}  # what DynamoDB answers a throttled batch
+            if not self.throttle:
+                self.serving.acquire()
+            try:
+                time.sleep(self.seconds)
+            finally:
+                self.serving.release()
+            with self.lock:
+                self.written += len(requests)
+            return {}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _restore_into(ddb, count, cap):
+    backoff = UnprocessedBackoff(max_attempts=50, base_seconds=0.001, cap_seconds=0.01)
+    return restore_items(ddb, "t", _items(count), key_names=("id",), batch_size=25, workers=cap, backoff=backoff)
+
+
+def test_requests_in_flight_never_exceed_the_plans_cap():
+    ddb = _EndpointWithCapacity(capacity=100, seconds=0.002, throttle=False)
+    stats = _restore_into(ddb, 10_000, cap=5)
+    assert stats.items_restored == ddb.written == 10_000
+    assert ddb.most_in_flight <= 5
+
+
+def test_a_throttling_endpoint_gets_fewer_requests_and_every_round_is_counted():
+    ddb = _EndpointWithCapacity(capacity=4, seconds=0.003, throttle=True)
+    stats = _restore_into(ddb, 25_000, cap=64)
+    assert stats.items_restored == ddb.written == 25_000 and stats.items_failed == 0
+    # Each throttled answer was one round of unprocessed items, retried and counted once.
+    assert stats.retries == ddb.unprocessed_answers > 0
+    # Starting at 16 against room for 4, the limit came down: most batches went through unthrottled.
+    assert ddb.unprocessed_answers < 25_000 / 25
+
+
+def test_the_limit_climbs_to_what_a_slow_endpoint_serves():
+    ddb = _EndpointWithCapacity(capacity=64, seconds=0.02, throttle=False)
+    stats = _restore_into(ddb, 40_000, cap=64)
+    assert stats.items_restored == 40_000
+    # It started at 16; each doubling doubled the rate, up to the cap.
+    assert ddb.most_in_flight > 32

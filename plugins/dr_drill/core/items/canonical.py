@@ -55,8 +55,12 @@ def to_typed_value(value: Any) -> TypedValue:
     # Exact types first, the commonest first: this runs for every value of every item restored.
     if kind is str:
         return {"S": value}
-    if kind is Decimal or kind is int:
-        return {"N": canonical_number(value)}
+    if kind is int:  # exactly int, so not a bool
+        return {"N": str(value)}
+    if kind is Decimal:
+        text = str(value)
+        canonical = text != "-0" and CANONICAL_NUMBER_TEXT.fullmatch(text)
+        return {"N": text if canonical else canonical_number(value)}
     if kind is dict:
         return {"M": {key: to_typed_value(inner) for key, inner in value.items()}}
     if kind is list:
