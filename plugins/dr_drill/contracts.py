@@ -241,6 +241,8 @@ class RestoreResult(Contract):
 
     :param backup_digest: a streamed restore's ``BucketedDigest.to_dict()`` of every item read.
     :param scratch_created_at: a server-side restore: when DynamoDB accepted the request that creates the table.
+    :param workers: the cap on concurrent BatchWriteItem requests (the plan's ``restore_workers``);
+        ``peak_in_flight`` the most that were in flight at once, as measured.
     :param consumed_write_units: the write units DynamoDB reported consumed (``ConsumedCapacity``) by
         the batch writes; None when no answer reported any (a server-side restore, or an endpoint
         that does not report them).
@@ -258,6 +260,7 @@ class RestoreResult(Contract):
     rejected_keys: tuple[str, ...] = ()
     rejection_reasons: dict[str, int] = field(default_factory=dict)
     workers: int | None = None
+    peak_in_flight: int | None = None
     writes_started_at: str | None = None
     backup_digest: dict[str, Any] | None = None
     items_counted_by: str | None = "restore"

@@ -35,7 +35,8 @@ class RestoreStats:
     ``retries`` counts the retries of each request (from the step's ``RetryLedger``) and the
     rounds of unprocessed items; ``throttled_requests`` the answers DynamoDB gave with a
     throttling error, those retried included; ``write_capacity`` the write units DynamoDB's
-    answers reported consumed.
+    answers reported consumed; ``peak_in_flight`` the most requests that were in flight at once
+    (what the adaptive limit really reached, below the cap).
     """
 
     items_read: int = 0
@@ -44,6 +45,7 @@ class RestoreStats:
     duplicate_keys: int = 0
     retries: int = 0
     throttled_requests: int = 0
+    peak_in_flight: int = 0
     rejected_keys: list[str] = field(default_factory=list)
     rejection_reasons: dict[str, int] = field(default_factory=dict)
     write_capacity: CapacityMeter = field(default_factory=CapacityMeter, repr=False)
@@ -61,6 +63,7 @@ class RestoreStats:
             "rejected_keys": tuple(self.rejected_keys),
             "rejection_reasons": dict(self.rejection_reasons),
             "consumed_write_units": self.write_capacity.units,
+            "peak_in_flight": self.peak_in_flight,
         }
 
     def add(self, **deltas: int) -> None:
@@ -206,6 +209,7 @@ class _InFlight:
         self._close_window_if_due()
         with self._changed:
             self._running += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._running)
         self.pool.submit(write, batch).add_done_callback(self._done)
 
     def drain(self) -> None:

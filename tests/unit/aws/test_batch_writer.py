@@ -331,7 +331,7 @@ class _EndpointWithCapacity:
         self.unprocessed_answers = 0
         self.written = 0
 
-    def batch_write_item(self, RequestItems):
+    def batch_write_item(self, RequestItems, ReturnConsumedCapacity):
         [(table, requests)] = RequestItems.items()
         with self.lock:
             self.in_flight += 1
@@ -366,6 +366,8 @@ def test_requests_in_flight_never_exceed_the_plans_cap():
     stats = _restore_into(ddb, 10_000, cap=5)
     assert stats.items_restored == ddb.written == 10_000
     assert ddb.most_in_flight <= 5
+    # The peak the evidence reports is what the endpoint saw.
+    assert stats.peak_in_flight == ddb.most_in_flight
 
 
 def test_a_throttling_endpoint_gets_fewer_requests_and_every_round_is_counted():
@@ -384,3 +386,4 @@ def test_the_limit_climbs_to_what_a_slow_endpoint_serves():
     assert stats.items_restored == 40_000
     # It started at 16; each doubling doubled the rate, up to the cap.
     assert ddb.most_in_flight > 32
+    assert stats.peak_in_flight == ddb.most_in_flight

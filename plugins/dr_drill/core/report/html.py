@@ -90,7 +90,9 @@ def _restore_how(restore: dict[str, Any]) -> str | None:
     if restore.get("tasks", 1) > 1:
         how.append(f"split over {restore['tasks']} tasks")
     if restore.get("workers"):
-        how.append(f"{restore['workers']} concurrent writers")
+        peak = restore.get("peak_in_flight")
+        reached = f", {peak} reached" if peak else ""
+        how.append(f"at most {restore['workers']} requests in flight{reached}")
     return ", ".join(how)
 
 

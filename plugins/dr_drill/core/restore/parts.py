@@ -64,6 +64,8 @@ def combine_restore_results(parts: Sequence[RestoreResult]) -> RestoreResult:
         parts[0],
         **{name: sum(getattr(part, name) or 0 for part in parts) for name in _COUNTS},
         workers=sum(part.workers or 0 for part in parts),
+        # Each task's own peak, added: the most the tasks could have had in flight together.
+        peak_in_flight=sum(part.peak_in_flight or 0 for part in parts) or None,
         rejected_keys=tuple(key for part in parts for key in part.rejected_keys)[:REJECTED_KEYS_SHOWN],
         rejection_reasons=reasons,
         started_at=min(part.started_at for part in parts),
