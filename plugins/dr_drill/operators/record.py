@@ -35,6 +35,7 @@ from dr_drill.core.evidence.notification import (
 from dr_drill.core.evidence.record import build_evidence, evidence_key, report_key, validate_evidence
 from dr_drill.core.report.html import render_drill_report
 from dr_drill.operators.base import FAILURE_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.recovery import RECOVERY_XCOM_KEY
 from dr_drill.operators.settings import setting
 
 
@@ -115,6 +116,7 @@ class RecordDrillOperator(DrillStepOperator):
         """Return the record's builder, given its storage and previous record, from what the steps handed on."""
         results, failure = self._outcome(context)
         dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
+        recovery = self.pull(context, self.step_task_ids["locate"], RECOVERY_XCOM_KEY)
         spec = self.drill
 
         def draft(storage: dict[str, Any] | None, previous: dict[str, Any] | None, unstored: str | None = None):
@@ -134,6 +136,7 @@ class RecordDrillOperator(DrillStepOperator):
                 run=run_facts(context, self._step_tries(context)),
                 previous=previous,
                 storage=storage,
+                recovery=recovery,
             )
 
         return draft

@@ -12,6 +12,7 @@ import jsonschema
 
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS, BackupSource
 from dr_drill.contracts import DrillSpec
+from dr_drill.core.plan.recovery import RECOVERY_SCHEMA, recovery_side
 from dr_drill.core.plan.request import refused, requested
 from dr_drill.core.plan.selection import SELECTION_SCHEMA, SelectionPolicy
 from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
@@ -42,6 +43,7 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "allow_empty_table": False,
     # A missed RTO or RPO target fails the drill, unless the plan makes them advisory.
     "objectives_advisory": False,
+    "recovery": None,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -97,6 +99,7 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "max_backup_shrink_percent": {"type": "number", "minimum": 0, "maximum": 100},
     "allow_empty_table": {"type": "boolean"},
     "objectives_advisory": {"type": "boolean"},
+    "recovery": RECOVERY_SCHEMA,
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -253,6 +256,7 @@ def resolve_drill_specs(
         _check_combinations(table, merged, asked)
         _check_item_bounds(table, merged)
         _check_restore_tasks(table, merged, restore_task_slots)
+        recovery = recovery_side(table, merged["backup_source"], merged["recovery"])
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),
@@ -283,6 +287,7 @@ def resolve_drill_specs(
                 max_backup_shrink_percent=merged["max_backup_shrink_percent"],
                 allow_empty_table=merged["allow_empty_table"],
                 objectives_advisory=merged["objectives_advisory"],
+                recovery=recovery,
             )
         )
     return specs
