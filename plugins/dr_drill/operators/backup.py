@@ -95,7 +95,7 @@ class VerifyBackupOperator(DrillStepOperator):
         items are read only by DynamoDB, so for native_backup and pitr only the count is compared.
         """
         spec = self.drill
-        live = describe_live_table(self.source_table_client(adapter), spec.table_name)
+        live = describe_live_table(self.source_table_client(adapter.clients.dynamodb()), spec.table_name)
         report = None
         if adapter.source.in_s3:
             key_schema = spec.key_schema or (list(live.key_schema) if live else [])

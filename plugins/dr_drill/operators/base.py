@@ -187,11 +187,13 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         """The adapter of the source side's own backups, for what only the source side knows (its newest backup)."""
         return adapter_for(self.drill.backup_source, self.clients(self.source_connection()))
 
-    def source_table_client(self, adapter: SourceAdapter) -> Any:
-        """DynamoDB of the live source table (read only: its count, keys and items): ``adapter``'s, unless that
-        is on the recovery side."""
-        if adapter.recovery is None:
-            return adapter.clients.dynamodb()
+    def source_table_client(self, this_side: Any) -> Any:
+        """DynamoDB of the live source table (read only: its count, keys and items).
+
+        :param this_side: the step's own DynamoDB client, which it is unless the step acts on the recovery side.
+        """
+        if not self._recovery_side():
+            return this_side
         return self.dynamodb_client(connection=self.source_connection())
 
     def pull(self, context: Context, task_id: str, key: str = "return_value") -> Any:

@@ -64,7 +64,7 @@ class CreateScratchTableOperator(DrillStepOperator):
         definition = None
         if method.needs_schema:
             definition = scratch_definition(
-                ddb,
+                self.source_table_client(ddb),
                 spec.table_name,
                 plan_key_schema=spec.key_schema,
                 include_indexes=spec.include_indexes,
@@ -155,8 +155,7 @@ class DropScratchTableOperator(DrillStepOperator):
                 table_name=self.drill.scratch_table,
                 deadline=deadline.isoformat(),
                 poll_seconds=self.check_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
+                **self.connection(),  # the recovery side's, for a drill there
             ),
             method_name="execute_complete",
             timeout=self.settle_timeout + timedelta(minutes=10),

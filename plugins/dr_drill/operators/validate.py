@@ -64,7 +64,7 @@ class ValidateRestoreOperator(DrillStepOperator):
             sample_seed=rules.sample_seed if rules.sample_seed is not None else sample_seed_for(spec.drill_id),
             backup_items=(lambda: adapter.iter_items(located, verified)) if backup_digest else None,
         )
-        proof = RestoreProof(ddb, inputs, source_ddb=self.source_table_client(adapter)).run()
+        proof = RestoreProof(ddb, inputs, source_ddb=self.source_table_client(ddb)).run()
         result = proof.result(finished_at=now().isoformat())
         self.log.info(
             "Scratch table holds %d items (backup: %s); digest match: %s; proofs run: %s; skipped: %s",

@@ -1,0 +1,220 @@
+"""Whole-DAG drills on the recovery side: another region, another account through an assumed role.
+
+One run drills five tables, each a different case, so that the emulator's whole DAG runs once:
+
+- ``app-users``: s3_json from a replicated bucket in us-west-2, same account: passes;
+- ``ledger``: s3_export from a replicated bucket in account 222222222222 (the recovery role): passes;
+- ``orders``: s3_json in account 222222222222 whose copy of last night is missing: the copy lag
+  misses its target, the drill fails on its objectives, the older copy restored all the same;
+- ``unreplicated``: no copy at all on the recovery side: locate fails, naming the newest source
+  backup that has no copy;
+- ``locked-out``: a recovery connection whose AssumeRole STS refuses: a clear error, nothing made.
+
+moto does not replicate S3 objects: the test writes the replica bucket's objects itself. moto's
+STS lets any AssumeRole through (it reads no trust policy); its credentials then act in the
+role's account, which is how the second account is reached. The refused AssumeRole is one STS
+refuses on the emulator as on AWS (a RoleSessionName over 64 characters).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from airflow.sdk import DagRunState
+
+from demo.run_demo import BACKUP_BUCKET
+from demo.sample_data import json_backup_document, put_json_backup, sample_items
+from demo.sample_exports import put_export, typed_items
+from tests.dag.conftest import TABLE
+from tests.dag.observe import evidence_records, source_and_backups
+
+pytestmark = pytest.mark.slow
+
+RECOVERY_REGION = "us-west-2"
+RECOVERY_ACCOUNT = "222222222222"
+ROLE_ARN = f"arn:aws:iam::{RECOVERY_ACCOUNT}:role/dr-drill-recovery"
+REGION_REPLICA = "app-backups-replica-west"
+ACCOUNT_REPLICA = "dr-backups-replica-account"
+KEY_SCHEMA = [{"name": "user_id", "type": "S"}]
+
+
+def _connection(aws, **extra) -> str:
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            # The provider never sends AssumeRole to endpoint_url: STS's own endpoint is the emulator too.
+            "extra": {
+                "endpoint_url": aws.endpoint_url,
+                "service_config": {"sts": {"endpoint_url": aws.endpoint_url}},
+                "region_name": RECOVERY_REGION,
+                **extra,
+            },
+        }
+    )
+
+
+def _recovery_account_session(aws) -> boto3.Session:
+    credentials = aws.client("sts").assume_role(RoleArn=ROLE_ARN, RoleSessionName="test-setup")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=RECOVERY_REGION,
+    )
+
+
+def _replica_bucket(s3, name: str) -> None:
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": RECOVERY_REGION})
+
+
+def _copy(source_s3, replica_s3, bucket: str, key: str) -> None:
+    """What S3 replication would have done: the same key, the same bytes, in the replica bucket."""
+    body = source_s3.get_object(Bucket=BACKUP_BUCKET, Key=key)["Body"].read()
+    replica_s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _json_backups(s3, table: str, now: datetime) -> list[str]:
+    """Two nightly s3_json backups of ``table`` (app-users' items) in the source bucket, oldest first."""
+    keys = []
+    for night in (2, 1):
+        taken_at = (now - timedelta(days=night - 1, hours=1)).replace(microsecond=0)
+        document = json_backup_document(table, sample_items(TABLE, 40 + night), taken_at)
+        keys.append(put_json_backup(s3, BACKUP_BUCKET, document, taken_at))
+    return keys
+
+
+def _scratch_tables(client) -> list[str]:
+    return [name for name in client.list_tables()["TableNames"] if name.startswith("drill-")]
+
+
+@pytest.fixture
+def recovery_sides(aws, account, monkeypatch, tmp_path):
+    now = datetime.now(UTC)
+    source_s3 = aws.client("s3")
+    west = boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint_url,
+        region_name=RECOVERY_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    role = _recovery_account_session(aws)
+    role_s3 = role.client("s3", endpoint_url=aws.endpoint_url)
+    _replica_bucket(west, REGION_REPLICA)
+    _replica_bucket(role_s3, ACCOUNT_REPLICA)
+    for entry in source_s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=f"dynamodb-backups/{TABLE}-")["Contents"]:
+        _copy(source_s3, west, REGION_REPLICA, entry["Key"])
+    older, _newest = _json_backups(source_s3, "orders", now)
+    _copy(source_s3, role_s3, ACCOUNT_REPLICA, older)  # last night's copy has not arrived
+    _json_backups(source_s3, "unreplicated", now)
+    _json_backups(source_s3, "locked-out", now)
+    items = typed_items(sample_items(TABLE, 60))
+    export_time = (now - timedelta(hours=2)).replace(microsecond=0)
+    for s3, bucket in ((source_s3, BACKUP_BUCKET), (role_s3, ACCOUNT_REPLICA)):
+        put_export(s3, bucket, "exports/ledger", "ledger", items, export_time)
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_RECOVERY_REGION", _connection(aws))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_RECOVERY", _connection(aws, role_arn=ROLE_ARN))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_LOCKED_OUT",
+        _connection(aws, role_arn=ROLE_ARN, assume_role_kwargs={"RoleSessionName": "s" * 65}),
+    )
+    in_region = {"region": RECOVERY_REGION, "aws_conn_id": "aws_recovery_region", "backup_bucket": REGION_REPLICA}
+    in_account = {"region": RECOVERY_REGION, "aws_conn_id": "aws_recovery", "backup_bucket": ACCOUNT_REPLICA}
+    plan = {
+        "tables": {
+            TABLE: {"recovery": in_region},
+            "ledger": {
+                "backup_source": "s3_export",
+                "export_prefix": "exports/ledger",
+                "key_schema": KEY_SCHEMA,
+                "recovery": in_account,
+            },
+            "orders": {"key_schema": KEY_SCHEMA, "recovery": {**in_account, "copy_lag_target_seconds": 3600}},
+            "unreplicated": {"key_schema": KEY_SCHEMA, "recovery": in_account},
+            "locked-out": {"key_schema": KEY_SCHEMA, "recovery": {**in_account, "aws_conn_id": "aws_locked_out"}},
+        }
+    }
+    (tmp_path / "plan.yaml").write_text(json.dumps(plan))  # JSON is YAML
+    monkeypatch.setenv("DRILL_PLAN_PATH", str(tmp_path / "plan.yaml"))
+    return {"west": west, "role": role}
+
+
+def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aws, recovery_sides):
+    source_before = source_and_backups(aws, TABLE)
+    role_ddb = recovery_sides["role"].client("dynamodb", endpoint_url=aws.endpoint_url)
+    west_ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=aws.endpoint_url,
+        region_name=RECOVERY_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    tables_before = (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"])
+
+    run = dag.test()
+
+    assert run.state == DagRunState.FAILED  # three of the five drills fail, each for its own reason
+    records = {record["table_name"]: record for record in evidence_records(aws)}
+    assert set(records) == {TABLE, "ledger", "orders", "unreplicated", "locked-out"}
+
+    in_region = records[TABLE]
+    assert in_region["status"] == "passed", in_region["failure"]
+    recovery = in_region["recovery"]
+    assert recovery["source"] == {
+        "aws_conn_id": "aws_default",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "newest_backup_location": recovery["source"]["newest_backup_location"],
+        "newest_backup_time": recovery["source"]["newest_backup_time"],
+        "error": None,
+    }
+    assert recovery["recovery"]["region"] == RECOVERY_REGION and recovery["recovery"]["account"] == "123456789012"
+    assert recovery["copy_restored"].startswith(f"s3://{REGION_REPLICA}/")
+    assert in_region["backup"]["location"] == recovery["copy_restored"]
+    assert (recovery["copy_lag_seconds"], recovery["copy_lag_met"], recovery["uncopied_location"]) == (0, True, None)
+    assert in_region["validation"]["digest_match"] is True
+    assert "fidelity" in in_region["validation"]["proofs"]  # the live source table, read on the source side
+
+    ledger = records["ledger"]
+    assert ledger["status"] == "passed", ledger["failure"]
+    assert ledger["recovery"]["recovery"]["account"] == RECOVERY_ACCOUNT
+    assert ledger["backup"]["location"].startswith(f"s3://{ACCOUNT_REPLICA}/exports/ledger/AWSDynamoDB/")
+    assert ledger["restore"]["items_restored"] == 60 and ledger["recovery"]["copy_lag_seconds"] == 0
+
+    lagging = records["orders"]
+    assert lagging["status"] == "failed" and lagging["failure"]["step"] == "objectives"
+    assert "copy lag target missed" in lagging["failure"]["reason"]
+    assert lagging["recovery"]["copy_lag_seconds"] == 86400 and lagging["recovery"]["copy_lag_met"] is False
+    newest_source = lagging["recovery"]["source"]["newest_backup_location"]
+    assert lagging["recovery"]["uncopied_location"] == newest_source
+    assert newest_source.split("/", 3)[3] in lagging["failure"]["reason"]
+    assert lagging["validation"]["passed"] is True  # the older copy restored and proven all the same
+    # The RPO is that of the copy restored, a day older than the source's newest backup.
+    assert lagging["objectives"]["rpo_seconds"] > 86400
+
+    missing = records["unreplicated"]
+    assert missing["failure"]["step"] == "locate" and missing["failure"]["error"] == "BackupNotFound"
+    assert missing["recovery"]["uncopied_location"] in missing["failure"]["reason"]
+    assert missing["recovery"]["copy_lag_seconds"] is None
+
+    locked_out = records["locked-out"]
+    assert locked_out["failure"]["step"] == "locate"
+    assert "recovery connection aws_locked_out cannot assume its role" in locked_out["failure"]["reason"]
+    assert locked_out["recovery"]["recovery"]["account"] is None  # unknown, not guessed
+    assert locked_out["restore"]["started_at"] is None
+
+    for record in records.values():
+        text = json.dumps(record)
+        assert "testing" not in text.replace("testing-", "")  # no secret of any connection
+        assert record["scratch_table"]["deleted"] in (True, None)
+    # Nothing the drills did not make was touched, and nothing they made is left, on either side.
+    assert source_and_backups(aws, TABLE) == source_before
+    assert _scratch_tables(aws.client("dynamodb")) == _scratch_tables(west_ddb) == _scratch_tables(role_ddb) == []
+    assert (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"]) == tables_before
+    assert role_ddb.list_tables()["TableNames"] == []
