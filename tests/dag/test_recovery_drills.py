@@ -26,7 +26,7 @@ import pytest
 from airflow.sdk import DagRunState
 
 from demo.run_demo import BACKUP_BUCKET
-from demo.sample_data import json_backup_document, put_json_backup, sample_items
+from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
 from demo.sample_exports import put_export, typed_items
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, source_and_backups
@@ -145,7 +145,7 @@ def recovery_sides(aws, account, monkeypatch, tmp_path):
     return {"west": west, "role": role}
 
 
-def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aws, recovery_sides):
+def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aws, account, recovery_sides):
     source_before = source_and_backups(aws, TABLE)
     role_ddb = recovery_sides["role"].client("dynamodb", endpoint_url=aws.endpoint_url)
     west_ddb = boto3.client(
@@ -209,6 +209,8 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
     assert locked_out["recovery"]["recovery"]["account"] is None  # unknown, not guessed
     assert locked_out["restore"]["started_at"] is None
 
+    notifications = receive_notifications(aws.client("sqs"), account.queue_url)
+    assert sorted(json.loads(envelope["Message"])["table_name"] for envelope in notifications) == sorted(records)
     for record in records.values():
         text = json.dumps(record)
         assert "testing" not in text.replace("testing-", "")  # no secret of any connection

@@ -65,7 +65,7 @@ class AwsStepMixin:
         """The operator's own connection: the source side's, whatever side the step acts on."""
         return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
 
-    def _hook_kwargs(self, connection: dict[str, Any] | None) -> dict[str, Any]:
+    def _aws_kwargs(self, connection: dict[str, Any] | None = None) -> dict[str, Any]:
         return {**(connection or self.connection()), "verify": self.verify}
 
     def _config(self, **settings: Any) -> Config:
@@ -82,12 +82,12 @@ class AwsStepMixin:
 
     def s3_client(self, connection: dict[str, Any] | None = None) -> Any:
         """An S3 client; ``connection``: another side's (``source_connection()``), else this step's."""
-        hook = S3Hook(**self._hook_kwargs(connection), config=self._config())
+        hook = S3Hook(**self._aws_kwargs(connection), config=self._config())
         return self.retry_budget().install(hook.get_conn())
 
     def aws_client(self, client_type: str, connection: dict[str, Any] | None = None) -> Any:
         """A client of another service (CloudWatch, SNS, STS, AWS Backup), through the provider's base hook."""
-        hook = AwsBaseHook(**self._hook_kwargs(connection), client_type=client_type, config=self._config())
+        hook = AwsBaseHook(**self._aws_kwargs(connection), client_type=client_type, config=self._config())
         return self.retry_budget().install(hook.conn)
 
     def dynamodb_client(
@@ -100,7 +100,7 @@ class AwsStepMixin:
         # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
         # re-serialise our already typed items ({"S": ..} becoming a map).
         config = self._config(max_pool_connections=max_pool_connections, parameter_validation=parameter_validation)
-        hook = AwsBaseHook(**self._hook_kwargs(connection), client_type="dynamodb", config=config)
+        hook = AwsBaseHook(**self._aws_kwargs(connection), client_type="dynamodb", config=config)
         return self.retry_budget().install(hook.conn)
 
 
