@@ -163,7 +163,7 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
 
     def connection(self) -> dict[str, Any]:
         """The recovery side's connection and region for the steps that act there; else the operator's own."""
-        recovery = self._recovery_side()
+        recovery = self.recovery_block()
         if recovery:
             return {"aws_conn_id": recovery["aws_conn_id"], "region_name": recovery["region"]}
         return super().connection()
@@ -176,12 +176,13 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
             backup=lambda: self.aws_client("backup", connection),
         )
 
-    def _recovery_side(self) -> dict[str, Any] | None:
+    def recovery_block(self) -> dict[str, Any] | None:
+        """The drill's recovery block when this step acts on the recovery side; else None."""
         return self.drill.recovery if self.step in RECOVERY_SIDE_STEPS else None
 
     def source_adapter(self) -> SourceAdapter:
         """The adapter of this drill's backup source, on this step's clients (the recovery side's, if any)."""
-        return adapter_for(self.drill.backup_source, self.clients(), recovery=self._recovery_side())
+        return adapter_for(self.drill.backup_source, self.clients(), recovery=self.recovery_block())
 
     def source_side_adapter(self) -> SourceAdapter:
         """The adapter of the source side's own backups, for what only the source side knows (its newest backup)."""
@@ -192,7 +193,7 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
 
         :param this_side: the step's own DynamoDB client, which it is unless the step acts on the recovery side.
         """
-        if not self._recovery_side():
+        if not self.recovery_block():
             return this_side
         return self.dynamodb_client(connection=self.source_connection())
 

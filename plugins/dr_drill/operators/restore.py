@@ -126,6 +126,7 @@ class RestoreBackupOperator(DrillStepOperator):
                 import_arn=import_arn,
                 accepted_at=accepted_at.isoformat(),
                 poll_seconds=self.check_interval,
+                recovery=self.recovery_block(),
                 **self.connection(),  # the recovery side's, for a drill there
             ),
             method_name="execute_complete",
