@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+import botocore.client
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "deploy" / "iam" / "dr-drill-role-policy.json"
 RECOVERY_POLICY_PATH = POLICY_PATH.with_name("dr-drill-recovery-role-policy.json")
@@ -307,3 +312,23 @@ def requests_for(service: str, operation: str, params: dict[str, Any], *, region
     if service == "backup":
         return _backup(operation, params, region=region, account=account)
     raise LookupError(f"no IAM mapping for {service}:{operation}")
+
+
+@contextmanager
+def recording_calls() -> Iterator[list[tuple[str, str, dict, str, str | None]]]:
+    """Record every botocore call made inside: (service, operation, params, region, access key id).
+
+    The access key tells which identity made it (an assumed role's differs from the connection's own).
+    """
+    calls: list[tuple[str, str, dict, str, str | None]] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation_name, api_params):
+        service = client.meta.service_model.service_name
+        credentials = client._get_credentials()
+        access_key = credentials.get_frozen_credentials().access_key if credentials else None
+        calls.append((service, operation_name, dict(api_params), client.meta.region_name, access_key))
+        return make_api_call(client, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
+        yield calls

@@ -30,6 +30,7 @@ from demo.sample_data import json_backup_document, put_json_backup, receive_noti
 from demo.sample_exports import put_export, typed_items
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, source_and_backups
+from tests.iam import ALLOW, RECOVERY_POLICY_PATH, evaluate, load_policy, recording_calls, requests_for
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +158,8 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
     )
     tables_before = (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"])
 
-    run = dag.test()
+    with recording_calls() as made:
+        run = dag.test()
 
     assert run.state == DagRunState.FAILED  # three of the four drills fail, each for its own reason
     records = {record["table_name"]: record for record in evidence_records(aws)}
@@ -217,3 +219,31 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
     assert _scratch_tables(aws.client("dynamodb")) == _scratch_tables(west_ddb) == _scratch_tables(role_ddb) == []
     assert (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"]) == tables_before
     assert role_ddb.list_tables()["TableNames"] == []
+    _assert_recovery_calls_allowed(made)
+
+
+def _assert_recovery_calls_allowed(made) -> None:
+    """Every call made on the recovery side is allowed by the recovery role's policy, filled in for its side."""
+    sides = {  # by identity: the region-only connection's keys, or the assumed role's
+        "testing": ("123456789012", REGION_REPLICA),
+        None: (RECOVERY_ACCOUNT, ACCOUNT_REPLICA),
+    }
+    denied, checked = set(), 0
+    for service, operation, params, region, access_key in made:
+        if region != RECOVERY_REGION or (service, operation) == ("sts", "GetCallerIdentity"):
+            continue
+        account, bucket = sides["testing" if access_key == "testing" else None]
+        policy = load_policy(
+            RECOVERY_POLICY_PATH,
+            **{"AWS::Region": RECOVERY_REGION, "AWS::AccountId": account, "ScratchPrefix": "drill-"},
+            RecoveryBackupBucket=bucket,
+            RecoveryVault="unused",
+            RestoreRoleArn="arn:aws:iam::000000000000:role/unused",
+            RecoveryKeyArn="arn:aws:kms:us-west-2:000000000000:key/unused",
+        )
+        for needed in requests_for(service, operation, params, region=region, account=account):
+            checked += 1
+            if evaluate(policy, needed) != ALLOW:
+                denied.add((f"{service}:{operation}", needed.action, needed.resource))
+    assert denied == set()
+    assert checked > 50
