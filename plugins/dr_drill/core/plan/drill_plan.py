@@ -256,7 +256,12 @@ def resolve_drill_specs(
         _check_combinations(table, merged, asked)
         _check_item_bounds(table, merged)
         _check_restore_tasks(table, merged, restore_task_slots)
-        recovery = recovery_side(table, merged["backup_source"], merged["recovery"])
+        try:
+            recovery = recovery_side(table, merged["backup_source"], merged["recovery"])
+        except InvalidDrillRequest as err:
+            if "recovery" in asked:  # the trigger's, not the plan's: name the field for the notification
+                raise refused("recovery", err.reason) from err
+            raise
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),

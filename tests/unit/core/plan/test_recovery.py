@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
 from dr_drill.core.plan.recovery import RecoveryConnection, copy_lag, recovery_side, sweep_sides
 from dr_drill.core.plan.selection import Candidate
 from dr_drill.errors import InvalidDrillRequest
@@ -75,3 +76,17 @@ def test_copies_with_names_of_their_own_compare_by_time():
     copies = [Candidate(location="arn:aws:backup:rp/1", taken_at=NIGHT - timedelta(hours=30))]
     lag = copy_lag([_backup("a", 1), _backup("b", 0)], copies, lambda candidate: None)
     assert lag.lag_seconds == 30 * 3600 and lag.uncopied.location == "s3://b/b"
+
+
+def test_a_trigger_asking_for_a_recovery_side_pitr_cannot_have_is_refused_naming_the_field():
+    settings = Settings(backup_bucket="b", evidence_bucket="e", success_topic_arn=None, failure_topic_arn=None)
+    with pytest.raises(InvalidDrillRequest) as refused:
+        resolve_drill_specs(
+            plan={"tables": {"ledger": {"backup_source": "pitr"}}},
+            conf={"table_name": "ledger", "recovery": WEST},
+            settings=settings,
+            dag_id="d",
+            run_id="r",
+            started_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+    assert refused.value.details == {"field": "recovery"} and "pitr" in refused.value.reason
