@@ -52,10 +52,20 @@ class AwsStepMixin:
     :param botocore_config: botocore client settings, as the provider's operators take them.
     """
 
-    aws_conn_id: str
-    region_name: str | None
-    verify: bool | str | None
-    botocore_config: dict[str, Any] | None
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
 
     def connection(self) -> dict[str, Any]:
         """The connection and region this step's clients use (``aws_conn_id``, ``region_name``)."""
@@ -113,22 +123,9 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
     template_fields: Sequence[str] = ("spec",)
     step: ClassVar[Step]
 
-    def __init__(
-        self,
-        *,
-        spec: dict[str, Any],
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, spec: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     @property
     def drill(self) -> DrillSpec:

@@ -49,19 +49,11 @@ class PlanDrillsOperator(AwsStepMixin, BaseOperator):
         *,
         plan_path: str | Path,
         restore_task_slots: int | None = None,
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.plan_path = plan_path
         self.restore_task_slots = restore_task_slots
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         dag_run = context["dag_run"]

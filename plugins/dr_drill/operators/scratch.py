@@ -192,18 +192,10 @@ class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):
         self,
         *,
         max_age_hours: int | str,
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_age_hours = max_age_hours
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     def execute(self, context: Context) -> dict[str, Any]:
         max_age = timedelta(hours=int(self.max_age_hours))
