@@ -89,6 +89,12 @@ def _json_backups(s3, table: str, now: datetime) -> list[str]:
     return keys
 
 
+def _objects(s3, bucket: str) -> dict[str, bytes]:
+    """Every object of a bucket, by key: the copies, which a drill must never change."""
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {entry["Key"]: s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read() for entry in listed}
+
+
 def _scratch_tables(client) -> list[str]:
     return [name for name in client.list_tables()["TableNames"] if name.startswith("drill-")]
 
@@ -143,7 +149,7 @@ def recovery_sides(aws, account, monkeypatch, tmp_path):
     }
     (tmp_path / "plan.yaml").write_text(json.dumps(plan))  # JSON is YAML
     monkeypatch.setenv("DRILL_PLAN_PATH", str(tmp_path / "plan.yaml"))
-    return {"west": west, "role": role}
+    return {"west": west, "role_s3": role_s3, "role": role}
 
 
 def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aws, account, recovery_sides):
@@ -157,6 +163,10 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
         aws_secret_access_key="testing",
     )
     tables_before = (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"])
+    copies_before = (
+        _objects(recovery_sides["west"], REGION_REPLICA),
+        _objects(recovery_sides["role_s3"], ACCOUNT_REPLICA),
+    )
 
     with recording_calls() as made:
         run = dag.test()
@@ -216,6 +226,11 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
         assert record["scratch_table"]["deleted"] in (True, None)
     # Nothing the drills did not make was touched, and nothing they made is left, on either side.
     assert source_and_backups(aws, TABLE) == source_before
+    copies_after = (
+        _objects(recovery_sides["west"], REGION_REPLICA),
+        _objects(recovery_sides["role_s3"], ACCOUNT_REPLICA),
+    )
+    assert copies_after == copies_before
     assert _scratch_tables(aws.client("dynamodb")) == _scratch_tables(west_ddb) == _scratch_tables(role_ddb) == []
     assert (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"]) == tables_before
     assert role_ddb.list_tables()["TableNames"] == []
