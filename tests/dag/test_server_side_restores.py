@@ -286,7 +286,9 @@ def test_a_restore_that_stays_creating_for_several_polls_is_awaited_in_the_trigg
     assert describe_table(ddb, spec["scratch_table"]) is None
 
 
-def test_a_restore_that_never_finishes_fails_at_its_deadline_and_the_teardown_waits_without_a_worker(aws, monkeypatch):
+def test_a_restore_that_never_finishes_fails_at_its_deadline_and_the_teardown_waits_without_a_worker(
+    aws, monkeypatch
+):
     _restore_state_answering(monkeypatch, "dr_drill.aws.sources.base", [_CREATING] * 1000)
     teardown_checks = _restore_state_answering(monkeypatch, "dr_drill.operators.scratch", [_CREATING])
     trigger_polls = _restore_state_answering(monkeypatch, "dr_drill.triggers.server_side_restore", [_CREATING] * 2)
