@@ -135,6 +135,14 @@ PARAMS = {
         section=WHICH_BACKUP,
         type=["null", "object"],
     ),
+    "recovery": _setting(
+        "recovery",
+        title="Recovery side",
+        description='Drill where the recovery would happen, as JSON: {"region": "us-west-2", "aws_conn_id": '
+        '"aws_recovery", "backup_bucket": replicated bucket (s3_json, s3_export)} or, for native_backup, '
+        '"backup_vault" and "restore_role_arn" instead of the bucket; optional "copy_lag_target_seconds".',
+        section=WHICH_BACKUP,
+    ),
     "batch_size": _setting(
         "batch_size",
         title="Batch size",

@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+import botocore.client
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "deploy" / "iam" / "dr-drill-role-policy.json"
+RECOVERY_POLICY_PATH = POLICY_PATH.with_name("dr-drill-recovery-role-policy.json")
 ALLOW, DENY, IMPLICIT_DENY = "Allow", "Deny", "ImplicitDeny"
 
 
@@ -37,9 +43,10 @@ class Request:
     why: str = ""
 
 
-def load_policy(**values: str) -> dict[str, Any]:
-    """Return the drill's policy with its ``${Name}`` placeholders (CloudFormation Fn::Sub's) filled in."""
-    text = POLICY_PATH.read_text()
+def load_policy(path: Path = POLICY_PATH, **values: str) -> dict[str, Any]:
+    """Return the drill's policy (or the recovery side's) with its ``${Name}`` placeholders (CloudFormation
+    Fn::Sub's) filled in."""
+    text = path.read_text()
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     left = sorted(set(re.findall(r"\$\{[^}]+\}", text)))
@@ -266,6 +273,24 @@ def _s3(operation: str, params: dict[str, Any]) -> list[Request]:
     raise LookupError(f"no IAM mapping for s3:{operation}")
 
 
+def _backup(operation: str, params: dict[str, Any], *, region: str, account: str) -> list[Request]:
+    """AWS Backup's requests (Service Authorization Reference, "Actions defined by AWS Backup")."""
+    action = f"backup:{operation}"
+    if operation == "ListRecoveryPointsByBackupVault":
+        return [Request(action, f"arn:aws:backup:{region}:{account}:backup-vault:{params['BackupVaultName']}")]
+    if operation == "DescribeRecoveryPoint":
+        return [Request(action, params["RecoveryPointArn"])]
+    if operation == "StartRestoreJob":
+        passed = {"iam:PassedToService": "backup.amazonaws.com"}
+        return [
+            Request(action, params["RecoveryPointArn"]),
+            Request("iam:PassRole", params["IamRoleArn"], passed, why="StartRestoreJob hands AWS Backup its role"),
+        ]
+    if operation == "DescribeRestoreJob":
+        return [Request(action, "*")]
+    raise LookupError(f"no IAM mapping for backup:{operation}")
+
+
 def requests_for(service: str, operation: str, params: dict[str, Any], *, region: str, account: str) -> list[Request]:
     """Return the IAM requests one AWS call makes (the service named as botocore names it)."""
 
@@ -282,4 +307,28 @@ def requests_for(service: str, operation: str, params: dict[str, Any], *, region
         return [Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": params["Namespace"]})]
     if service == "sts" and operation == "GetCallerIdentity":
         return []  # needs no permission
+    if service == "sts" and operation == "AssumeRole":
+        return [Request("sts:AssumeRole", params["RoleArn"])]
+    if service == "backup":
+        return _backup(operation, params, region=region, account=account)
     raise LookupError(f"no IAM mapping for {service}:{operation}")
+
+
+@contextmanager
+def recording_calls() -> Iterator[list[tuple[str, str, dict, str, str | None]]]:
+    """Record every botocore call made inside: (service, operation, params, region, access key id).
+
+    The access key tells which identity made it (an assumed role's differs from the connection's own).
+    """
+    calls: list[tuple[str, str, dict, str, str | None]] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation_name, api_params):
+        service = client.meta.service_model.service_name
+        credentials = client._get_credentials()
+        access_key = credentials.get_frozen_credentials().access_key if credentials else None
+        calls.append((service, operation_name, dict(api_params), client.meta.region_name, access_key))
+        return make_api_call(client, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
+        yield calls

@@ -16,6 +16,7 @@ UNTOUCHED_FORM_CONF: dict[str, Any] = {
     "backup_file": None,
     "export_prefix": None,
     "selection": None,
+    "recovery": None,
     "batch_size": None,
     "restore_tasks": None,
     "keep_scratch_table": None,

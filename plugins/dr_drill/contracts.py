@@ -18,7 +18,7 @@ or the record step. Unknown keys are refused, so a hand-off that drifts fails lo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any, Self
 
@@ -89,9 +89,17 @@ class DrillSpec(Contract):
     objectives_advisory: bool = False
     max_warm_write_units: int = 40_000
     prices: dict[str, float] | None = None
+    # Where the recovery would really happen (dr_drill.core.plan.recovery); None: the source's own account and region.
+    recovery: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self._set("backup_source", BackupSource(self.backup_source))
+
+    def on_recovery_side(self) -> DrillSpec:
+        """This spec as the recovery side sees it: its backups are the copies in the recovery bucket."""
+        if not self.recovery or not self.recovery.get("backup_bucket"):
+            return self
+        return replace(self, backup_bucket=self.recovery["backup_bucket"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +151,34 @@ class LocatedBackup(BackupRef):
         self._set("source", BackupSource(self.source))
         self._set("fallbacks", tuple(BackupRef.from_xcom(ref) for ref in self.fallbacks))
         self._set("incomplete_exports", tuple(self.incomplete_exports))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryCopy(Contract):
+    """Both sides of a drill on the recovery side, and how far the recovery side's copy is behind.
+
+    Pushed by the locate step before it chooses a copy, so that the record shows both sides
+    even when no copy is found. ``aws_conn_id`` is the recovery connection's id (never its
+    secrets). A figure the drill could not measure is None, with ``source_error`` saying why.
+
+    :param uncopied_location: the newest source backup with no copy on the recovery side.
+    """
+
+    aws_conn_id: str
+    recovery_region: str | None
+    recovery_account: str | None
+    source_aws_conn_id: str
+    source_region: str | None
+    source_account: str | None
+    newest_source_location: str | None = None
+    newest_source_backup_time: str | None = None
+    newest_copy_location: str | None = None
+    newest_copy_backup_time: str | None = None
+    uncopied_location: str | None = None
+    uncopied_backup_time: str | None = None
+    copy_lag_seconds: float | None = None
+    copy_lag_target_seconds: int | None = None
+    source_error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

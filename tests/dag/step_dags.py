@@ -95,7 +95,7 @@ class FakeTI:
     def __init__(self, claims):
         self.claims = claims
 
-    def xcom_pull(self, task_ids, key, map_indexes):
+    def xcom_pull(self, task_ids, key, map_indexes=None):
         return self.claims.get(key)
 
     def xcom_push(self, key, value):

@@ -10,12 +10,8 @@ prefix, and changes to backups or evidence, are denied (tests/unit/deploy/test_d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
-import botocore.client
 import pytest
 from airflow.sdk import DagRunState
 
@@ -25,7 +21,7 @@ from demo.sample_exports import put_export
 from dr_drill.core.items.canonical import to_typed_item
 from tests.dag.conftest import TABLE
 from tests.dag.observe import evidence_records, scratch_tables
-from tests.iam import ALLOW, evaluate, load_policy, requests_for
+from tests.iam import ALLOW, evaluate, load_policy, recording_calls, requests_for
 
 pytestmark = pytest.mark.slow
 ACCOUNT = "123456789012"  # the emulator's account
@@ -79,21 +75,6 @@ def _every_source(aws, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
 
 
-@contextmanager
-def recording_calls() -> Iterator[list[tuple[str, str, dict, str]]]:
-    """Record every botocore call made inside: (service, operation, params, region)."""
-    calls: list[tuple[str, str, dict, str]] = []
-    make_api_call = botocore.client.BaseClient._make_api_call
-
-    def recording(client, operation_name, api_params):
-        service = client.meta.service_model.service_name
-        calls.append((service, operation_name, dict(api_params), client.meta.region_name))
-        return make_api_call(client, operation_name, api_params)
-
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
-        yield calls
-
-
 def test_every_call_of_drills_of_every_source_is_allowed_by_the_policy(dag, aws, account, tmp_path, monkeypatch):
     _every_source(aws, tmp_path, monkeypatch)
 
@@ -106,7 +87,7 @@ def test_every_call_of_drills_of_every_source_is_allowed_by_the_policy(dag, aws,
     assert records["imported"]["restore"]["method"] == "import_table"
     assert scratch_tables(aws) == []
 
-    operations = {operation for _, operation, _, _ in made}
+    operations = {operation for _, operation, *_ in made}
     assert {
         "CreateTable",
         "BatchWriteItem",
@@ -122,7 +103,7 @@ def test_every_call_of_drills_of_every_source_is_allowed_by_the_policy(dag, aws,
     policy = _policy(account)
     checked = [
         (f"{service}:{operation}", needed)
-        for service, operation, params, region in made
+        for service, operation, params, region, _ in made
         for needed in requests_for(service, operation, params, region=region, account=ACCOUNT)
     ]
     denied = sorted({(call, r.action, r.resource, r.why) for call, r in checked if evaluate(policy, r) != ALLOW})

@@ -49,7 +49,7 @@ def _import_spec(run_id, keep=False):
 
 
 def _operators_use(monkeypatch, ddb):
-    monkeypatch.setattr(DrillStepOperator, "dynamodb_client", lambda self, max_pool_connections=10: ddb)
+    monkeypatch.setattr(DrillStepOperator, "dynamodb_client", lambda self, max_pool_connections=10, **_: ddb)
 
 
 def _import_died_before_its_arn_was_saved(ddb, spec, located):

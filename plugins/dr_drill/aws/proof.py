@@ -111,8 +111,10 @@ class ProofResult:
 class RestoreProof:
     """Runs the proofs one after the other; each records what it found in ``result``."""
 
-    def __init__(self, ddb: Any, inputs: ProofInputs) -> None:
+    def __init__(self, ddb: Any, inputs: ProofInputs, *, source_ddb: Any = None) -> None:
+        """:param source_ddb: the live source table's client, when it is on another side than the scratch table."""
         self.ddb = ddb
+        self.source_ddb = source_ddb or ddb
         self.inputs = inputs
         self.rules = inputs.rules
         self.expected = BucketedDigest.from_dict(inputs.backup_digest) if inputs.backup_digest else None
@@ -226,7 +228,7 @@ class RestoreProof:
             self.result.proofs_skipped["fidelity"] = "the source table is not known"
             return None
         try:
-            return get_items(self.ddb, source, [self._key(item) for item in restored])
+            return get_items(self.source_ddb, source, [self._key(item) for item in restored])
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             why = "does not exist" if code == "ResourceNotFoundException" else f"cannot be read ({code})"

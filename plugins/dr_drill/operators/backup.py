@@ -19,6 +19,7 @@ from dr_drill.core.plan.selection import SelectionPolicy
 from dr_drill.core.verify.shrink import backup_shrink_problem
 from dr_drill.errors import BackupCorrupt, DrillError
 from dr_drill.operators.base import DrillStepOperator
+from dr_drill.operators.recovery import RecoveryLocator
 
 
 class LocateBackupOperator(DrillStepOperator):
@@ -33,7 +34,11 @@ class LocateBackupOperator(DrillStepOperator):
         spec = self.drill
         policy = SelectionPolicy.parse(spec.selection)
         # The drill's start, not the clock: a random_within_days draw replays with the same window.
-        located = self.source_adapter().locate(spec, policy, now=datetime.fromisoformat(spec.started_at))
+        started = datetime.fromisoformat(spec.started_at)
+        if spec.recovery:
+            located = RecoveryLocator(self, spec).locate(context, policy, now=started)
+        else:
+            located = self.source_adapter().locate(spec, policy, now=started)
         self.log.info(
             "Backup of %s (%s, %s): %s (%d candidates considered)",
             spec.table_name,
@@ -90,7 +95,7 @@ class VerifyBackupOperator(DrillStepOperator):
         items are read only by DynamoDB, so for native_backup and pitr only the count is compared.
         """
         spec = self.drill
-        live = describe_live_table(adapter.clients.dynamodb(), spec.table_name)
+        live = describe_live_table(self.source_table_client(adapter.clients.dynamodb()), spec.table_name)
         report = None
         if adapter.source.in_s3:
             key_schema = spec.key_schema or (list(live.key_schema) if live else [])

@@ -33,6 +33,11 @@ FAILURE_XCOM_KEY = "drill_failure"
 TRY_XCOM_KEY = "drill_try"  # the try whose result the step returned, for the record
 S3_REQUESTS_XCOM_KEY = "drill_s3_requests"  # the S3 requests this try made, by operation, for the record's cost
 _REASON_LIMIT = 1000
+# The steps a drill with a recovery block runs on the recovery side; the record (evidence, metrics,
+# notification) stays with the operator's own connection.
+RECOVERY_SIDE_STEPS = frozenset(
+    {Step.LOCATE, Step.VERIFY, Step.CREATE_SCRATCH_TABLE, Step.RESTORE, Step.VALIDATE, Step.DROP_SCRATCH_TABLE}
+)
 
 
 def now() -> datetime:
@@ -48,13 +53,31 @@ class AwsStepMixin:
     :param botocore_config: botocore client settings, as the provider's operators take them.
     """
 
-    aws_conn_id: str
-    region_name: str | None
-    verify: bool | str | None
-    botocore_config: dict[str, Any] | None
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
 
-    def _aws_kwargs(self) -> dict[str, Any]:
-        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name, "verify": self.verify}
+    def connection(self) -> dict[str, Any]:
+        """The connection and region this step's clients use (``aws_conn_id``, ``region_name``)."""
+        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
+
+    def source_connection(self) -> dict[str, Any]:
+        """The operator's own connection: the source side's, whatever side the step acts on."""
+        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
+
+    def _aws_kwargs(self, connection: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**(connection or self.connection()), "verify": self.verify}
 
     def _config(self, **settings: Any) -> Config:
         # Every client retries the same way (dr_drill.aws.retries); the user's settings come first.
@@ -68,19 +91,27 @@ class AwsStepMixin:
             budget = self.__dict__["_retry_budget"] = RetryBudget(window)
         return budget
 
-    def s3_client(self) -> Any:
-        return self.retry_budget().install(S3Hook(**self._aws_kwargs(), config=self._config()).get_conn())
+    def s3_client(self, connection: dict[str, Any] | None = None) -> Any:
+        """An S3 client; ``connection``: another side's (``source_connection()``), else this step's."""
+        hook = S3Hook(**self._aws_kwargs(connection), config=self._config())
+        return self.retry_budget().install(hook.get_conn())
 
-    def aws_client(self, client_type: str) -> Any:
-        """A client of another service (CloudWatch, SNS), through the provider's base hook."""
-        hook = AwsBaseHook(**self._aws_kwargs(), client_type=client_type, config=self._config())
+    def aws_client(self, client_type: str, connection: dict[str, Any] | None = None) -> Any:
+        """A client of another service (CloudWatch, SNS, STS, AWS Backup), through the provider's base hook."""
+        hook = AwsBaseHook(**self._aws_kwargs(connection), client_type=client_type, config=self._config())
         return self.retry_budget().install(hook.conn)
 
-    def dynamodb_client(self, max_pool_connections: int = 10, *, parameter_validation: bool = True) -> Any:
+    def dynamodb_client(
+        self,
+        max_pool_connections: int = 10,
+        *,
+        parameter_validation: bool = True,
+        connection: dict[str, Any] | None = None,
+    ) -> Any:
         # A plain client: DynamoDBHook's client belongs to a boto3 resource, which would
         # re-serialise our already typed items ({"S": ..} becoming a map).
         config = self._config(max_pool_connections=max_pool_connections, parameter_validation=parameter_validation)
-        hook = AwsBaseHook(**self._aws_kwargs(), client_type="dynamodb", config=config)
+        hook = AwsBaseHook(**self._aws_kwargs(connection), client_type="dynamodb", config=config)
         return self.retry_budget().install(hook.conn)
 
 
@@ -93,22 +124,9 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
     template_fields: Sequence[str] = ("spec",)
     step: ClassVar[Step]
 
-    def __init__(
-        self,
-        *,
-        spec: dict[str, Any],
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, spec: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     @property
     def drill(self) -> DrillSpec:
@@ -146,12 +164,41 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         failure = StepFailure(step=self.step, reason=reason[:_REASON_LIMIT], details=details, error=type(err).__name__)
         context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=failure.to_xcom())
 
-    def clients(self) -> Clients:
-        return Clients(s3=self.s3_client, dynamodb=self.dynamodb_client)
+    def connection(self) -> dict[str, Any]:
+        """The recovery side's connection and region for the steps that act there; else the operator's own."""
+        recovery = self.recovery_block()
+        if recovery:
+            return {"aws_conn_id": recovery["aws_conn_id"], "region_name": recovery["region"]}
+        return super().connection()
+
+    def clients(self, connection: dict[str, Any] | None = None) -> Clients:
+        """This step's clients (``connection``: another side's), each made on first use."""
+        return Clients(
+            s3=lambda: self.s3_client(connection),
+            dynamodb=lambda: self.dynamodb_client(connection=connection),
+            backup=lambda: self.aws_client("backup", connection),
+        )
+
+    def recovery_block(self) -> dict[str, Any] | None:
+        """The drill's recovery block when this step acts on the recovery side; else None."""
+        return self.drill.recovery if self.step in RECOVERY_SIDE_STEPS else None
 
     def source_adapter(self) -> SourceAdapter:
-        """The adapter of this drill's backup source, on this step's clients."""
-        return adapter_for(self.drill.backup_source, self.clients())
+        """The adapter of this drill's backup source, on this step's clients (the recovery side's, if any)."""
+        return adapter_for(self.drill.backup_source, self.clients(), recovery=self.recovery_block())
+
+    def source_side_adapter(self) -> SourceAdapter:
+        """The adapter of the source side's own backups, for what only the source side knows (its newest backup)."""
+        return adapter_for(self.drill.backup_source, self.clients(self.source_connection()))
+
+    def source_table_client(self, this_side: Any) -> Any:
+        """DynamoDB of the live source table (read only: its count, keys and items).
+
+        :param this_side: the step's own DynamoDB client, which it is unless the step acts on the recovery side.
+        """
+        if not self.recovery_block():
+            return this_side
+        return self.dynamodb_client(connection=self.source_connection())
 
     def pull(self, context: Context, task_id: str, key: str = "return_value") -> Any:
         """Return what ``task_id`` of this table's group pushed under ``key`` (None if nothing)."""

@@ -18,10 +18,14 @@ from dr_drill.core.evidence.notification import (
     refusal_message,
     refusal_subject,
 )
-from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
+from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs, validate_plan
+from dr_drill.core.plan.recovery import RecoveryConnection, sweep_sides
 from dr_drill.errors import InvalidDrillRequest
 from dr_drill.operators.base import AwsStepMixin
 from dr_drill.operators.settings import read_settings, setting
+
+# Where scratch tables may be left: the sweep's connections and regions, as plan_drills found them.
+SWEEP_SIDES_XCOM_KEY = "sweep_sides"
 
 
 def _named_tables(conf: Mapping[str, Any]) -> list[str]:
@@ -45,27 +49,20 @@ class PlanDrillsOperator(AwsStepMixin, BaseOperator):
         *,
         plan_path: str | Path,
         restore_task_slots: int | None = None,
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.plan_path = plan_path
         self.restore_task_slots = restore_task_slots
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         dag_run = context["dag_run"]
         conf = dict(dag_run.conf or {})
         settings = read_settings()
         try:
+            plan = self._plan()
             specs = resolve_drill_specs(
-                plan=self._plan(),
+                plan=plan,
                 conf=conf,
                 settings=settings,
                 dag_id=dag_run.dag_id,
@@ -79,7 +76,18 @@ class PlanDrillsOperator(AwsStepMixin, BaseOperator):
             raise AirflowFailException(f"drill request refused: {err.reason}") from err
         for spec in specs:
             self.log.info("Drilling %s from %s into %s", spec.table_name, spec.backup_source, spec.scratch_table)
+        context["ti"].xcom_push(key=SWEEP_SIDES_XCOM_KEY, value=self._sweep_sides(plan, specs))
         return [spec.to_xcom() for spec in specs]
+
+    def _sweep_sides(self, plan: Any, specs: list[Any]) -> list[dict[str, Any]]:
+        """Where the sweep looks: this connection, and every recovery side of the plan (all its tables) and the run."""
+        entries = [
+            *validate_plan(plan)["tables"].values(),
+            validate_plan(plan)["defaults"],
+            *(s.to_xcom() for s in specs),
+        ]
+        sides = sweep_sides(entries, RecoveryConnection(self.aws_conn_id, self.region_name))
+        return [{"aws_conn_id": side.aws_conn_id, "region_name": side.region} for side in sides]
 
     def _plan(self) -> Any:
         path = Path(setting("DRILL_PLAN_PATH") or self.plan_path)

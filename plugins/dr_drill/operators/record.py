@@ -36,6 +36,7 @@ from dr_drill.core.evidence.notification import (
 from dr_drill.core.evidence.record import build_evidence, evidence_key, report_key, validate_evidence
 from dr_drill.core.report.html import render_drill_report
 from dr_drill.operators.base import FAILURE_XCOM_KEY, S3_REQUESTS_XCOM_KEY, TRY_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.recovery import RECOVERY_XCOM_KEY
 from dr_drill.operators.settings import setting
 from dr_drill.ui.links import DrillEvidenceLink, DrillReportLink
 
@@ -130,6 +131,7 @@ class RecordDrillOperator(DrillStepOperator):
         results, failure = self._outcome(context)
         s3_requests = self._s3_requests(context)
         dropped = self.pull(context, self.step_task_ids["drop"]) if "drop" in self.step_task_ids else None
+        recovery = self.pull(context, self.step_task_ids["locate"], RECOVERY_XCOM_KEY)
         spec = self.drill
 
         def draft(storage: dict[str, Any] | None, previous: dict[str, Any] | None, unstored: str | None = None):
@@ -151,6 +153,7 @@ class RecordDrillOperator(DrillStepOperator):
                 storage=storage,
                 s3_requests=s3_requests,
                 region=region,
+                recovery=recovery,
             )
 
         return draft
@@ -160,7 +163,9 @@ class RecordDrillOperator(DrillStepOperator):
         key = evidence_key(spec.table_name, spec.drill_id)
         evidence_uri = f"s3://{spec.evidence_bucket}/{key}"
         s3 = self.clients().s3()
-        record, unstored = self._record_once(s3, key, self._draft(context, s3.meta.region_name))
+        # The drill's tables and backup reads were billed where it restored: the recovery region, if any.
+        region = spec.recovery["region"] if spec.recovery else s3.meta.region_name
+        record, unstored = self._record_once(s3, key, self._draft(context, region))
         report_uri = None if unstored else f"s3://{spec.evidence_bucket}/{report_key(key)}"
         if not unstored:
             self._index(s3, record)

@@ -128,8 +128,8 @@ class RestoreBackupOperator(DrillStepOperator):
                 import_arn=import_arn,
                 accepted_at=accepted_at.isoformat(),
                 poll_seconds=self.check_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
+                recovery=self.recovery_block(),
+                **self.connection(),  # the recovery side's, for a drill there
             ),
             method_name="execute_complete",
             # A backstop: the trigger itself reports the deadline, with a clear reason.

@@ -26,6 +26,7 @@ from dr_drill.contracts import DroppedScratch, LocatedBackup, ScratchClaim, Scra
 from dr_drill.core.restore.scratch import index_names, warm_throughput_plan
 from dr_drill.errors import DrillError, InvalidDrillRequest
 from dr_drill.operators.base import AwsStepMixin, DrillStepOperator, now
+from dr_drill.operators.plan import SWEEP_SIDES_XCOM_KEY
 from dr_drill.operators.settings import ownership_key, read_settings
 from dr_drill.triggers.server_side_restore import ScratchTableSettledTrigger
 
@@ -72,7 +73,7 @@ class CreateScratchTableOperator(DrillStepOperator):
         definition = None
         if method.needs_schema:
             definition = scratch_definition(
-                ddb,
+                self.source_table_client(ddb),
                 spec.table_name,
                 plan_key_schema=spec.key_schema,
                 include_indexes=spec.include_indexes,
@@ -177,8 +178,7 @@ class DropScratchTableOperator(DrillStepOperator):
                 table_name=self.drill.scratch_table,
                 deadline=deadline.isoformat(),
                 poll_seconds=self.check_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
+                **self.connection(),  # the recovery side's, for a drill there
             ),
             method_name="execute_complete",
             timeout=self.settle_timeout + timedelta(minutes=10),
@@ -214,36 +214,38 @@ class SweepScratchTablesOperator(AwsStepMixin, BaseOperator):
         self,
         *,
         max_age_hours: int | str,
-        aws_conn_id: str = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_age_hours = max_age_hours
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     def execute(self, context: Context) -> dict[str, Any]:
         max_age = timedelta(hours=int(self.max_age_hours))
         prefix = read_settings().scratch_prefix
         run_state = partial(dag_run_state, context["ti"])
+        # Every side the plan's drills make scratch tables on (plan_drills lists them), this one first.
+        sides = context["ti"].xcom_pull(task_ids="plan_drills", key=SWEEP_SIDES_XCOM_KEY) or [None]
         try:
             key = ownership_key()
-            deleted = sweep_scratch_tables(
-                self.dynamodb_client(), prefix=prefix, key=key, max_age=max_age, now=now(), run_state=run_state
-            )
         except InvalidDrillRequest as err:
             self.log.error("Sweeping scratch tables skipped: %s", err.reason)
             return {"deleted": [], "error": err.reason[:500]}
-        except (ClientError, BotoCoreError) as err:
-            self.log.error("Sweeping scratch tables failed: %s: %s", type(err).__name__, err)
-            return {"deleted": [], "error": f"{type(err).__name__}: {err}"[:500]}
+        deleted, errors = [], []
+        for side in sides:
+            try:
+                deleted += sweep_scratch_tables(
+                    self.dynamodb_client(connection=side),
+                    prefix=prefix,
+                    key=key,
+                    max_age=max_age,
+                    now=now(),
+                    run_state=run_state,
+                )
+            except (ClientError, BotoCoreError) as err:
+                self.log.error("Sweeping scratch tables via %s failed: %s: %s", side, type(err).__name__, err)
+                errors.append(f"{(side or {}).get('aws_conn_id', self.aws_conn_id)}: {type(err).__name__}: {err}")
         self.log.info("Deleted %d scratch tables: %s", len(deleted), ", ".join(deleted) or "none")
-        return {"deleted": deleted, "error": None}
+        return {"deleted": deleted, "error": "; ".join(errors)[:500] or None}
 
 
 def dag_run_state(ti: Any, dag_id: str, run_id: str) -> str | None:

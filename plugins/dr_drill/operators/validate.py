@@ -68,7 +68,7 @@ class ValidateRestoreOperator(DrillStepOperator):
             scan_segments=rules.segments_for(sized_from["size_bytes"]),
             scan_sized_from=sized_from,
         )
-        proof = RestoreProof(ddb, inputs).run()
+        proof = RestoreProof(ddb, inputs, source_ddb=self.source_table_client(ddb)).run()
         result = proof.result(finished_at=now().isoformat())
         self.log.info(
             "Scratch table holds %d items (backup: %s); scanned in %d segments; digest match: %s; "

@@ -59,10 +59,13 @@ class _DynamoDBWait(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
 
     def _dynamodb(self) -> Any:
+        return self._client("dynamodb")
+
+    def _client(self, client_type: str) -> Any:
         hook = AwsBaseHook(
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
-            client_type="dynamodb",
+            client_type=client_type,
             config=Config(retries=botocore_retries()),
         )
         return RetryBudget(POLL_RETRY_WINDOW_SECONDS).install(hook.conn)
@@ -116,25 +119,35 @@ class ServerSideRestoreTrigger(_DynamoDBWait):
     :param import_arn: the ImportTable's ARN, for an s3_export's import.
     :param accepted_at: ISO 8601 UTC time DynamoDB accepted the restore request (the table's making).
     :param poll_seconds: seconds between two DescribeTable/DescribeImport calls.
+    :param recovery: the drill's recovery block, when the restore runs on the recovery side (an
+        AWS Backup copy's restore job is followed there; ``import_arn`` is then the job's id).
     """
 
     def __init__(
-        self, *, source: str, import_arn: str | None = None, accepted_at: str | None = None, **kwargs: Any
+        self,
+        *,
+        source: str,
+        import_arn: str | None = None,
+        accepted_at: str | None = None,
+        recovery: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.import_arn = import_arn
         self.accepted_at = accepted_at
+        self.recovery = recovery
 
     def _kwargs(self) -> dict[str, Any]:
-        return {**super()._kwargs(), "source": self.source, **self.carried}
+        return {**super()._kwargs(), "source": self.source, "recovery": self.recovery, **self.carried}
 
     @property
     def carried(self) -> dict[str, Any]:
         return {"import_arn": self.import_arn, "accepted_at": self.accepted_at}
 
     def _state(self, ddb: Any) -> dict[str, Any]:
-        adapter = adapter_for(self.source, Clients(s3=lambda: None, dynamodb=lambda: ddb))
+        clients = Clients(s3=lambda: None, dynamodb=lambda: ddb, backup=lambda: self._client("backup"))
+        adapter = adapter_for(self.source, clients, recovery=self.recovery)
         return adapter.restore_state(self.table_name, self.import_arn)
 
 

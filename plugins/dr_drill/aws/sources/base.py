@@ -20,7 +20,7 @@ from dr_drill.aws.server_side import MadeByDrill, backup_refused, remove_scratch
 from dr_drill.constants import BackupSource, RestoreMethod
 from dr_drill.contracts import BackupRef, DrillSpec, LocatedBackup, ScratchClaim, ScratchTable, VerifiedBackup
 from dr_drill.core.items.canonical import TypedItem
-from dr_drill.core.plan.selection import SelectionPolicy
+from dr_drill.core.plan.selection import Candidate, SelectionPolicy
 from dr_drill.core.restore.ownership import OwnershipKey
 
 
@@ -31,8 +31,10 @@ class Clients:
     endpoint, assumed role); nothing here creates a client of its own.
     """
 
-    def __init__(self, *, s3: Callable[[], Any], dynamodb: Callable[[], Any]) -> None:
-        self._factories = {"s3": s3, "dynamodb": dynamodb}
+    def __init__(
+        self, *, s3: Callable[[], Any], dynamodb: Callable[[], Any], backup: Callable[[], Any] | None = None
+    ) -> None:
+        self._factories = {"s3": s3, "dynamodb": dynamodb, "backup": backup}
         self._made: dict[str, Any] = {}
 
     def _get(self, name: str) -> Any:
@@ -46,18 +48,26 @@ class Clients:
     def dynamodb(self) -> Any:
         return self._get("dynamodb")
 
+    def backup(self) -> Any:
+        """AWS Backup's client (the recovery side's copies of native backups)."""
+        return self._get("backup")
+
 
 class SourceAdapter(ABC):
     """A backup source: how its backups are located, verified, read and restored.
 
     :param page_size: entries per page when listing backups (the service's default when None).
+    :param recovery: the drill's recovery block, when the clients are the recovery side's.
     """
 
     source: ClassVar[BackupSource]
 
-    def __init__(self, clients: Clients, *, page_size: int | None = None) -> None:
+    def __init__(
+        self, clients: Clients, *, page_size: int | None = None, recovery: dict[str, Any] | None = None
+    ) -> None:
         self.clients = clients
         self.page_size = page_size
+        self.recovery = recovery
 
     @classmethod
     @abstractmethod
@@ -70,6 +80,15 @@ class SourceAdapter(ABC):
 
         :raises BackupNotFound: when no backup fits.
         """
+
+    def candidates(self, spec: DrillSpec) -> list[Candidate]:
+        """Every backup of the table this side holds, for the copy lag (the newest, and which have copies)."""
+        raise TypeError(f"backups of source {self.source} have no copies on a recovery side")
+
+    @staticmethod
+    def copy_identity(candidate: Candidate) -> str | None:
+        """What names a backup the same on both sides of a copy; None when a copy has a name of its own."""
+        return None
 
     @abstractmethod
     def verify(self, backup: BackupRef, table_name: str) -> VerifiedBackup:
@@ -94,7 +113,7 @@ class SourceAdapter(ABC):
     def start_restore(
         self, spec: DrillSpec, scratch: ScratchTable, located: LocatedBackup, *, key: OwnershipKey
     ) -> str | None:
-        """Start the restore into the scratch name; return an import's ARN, if it is one.
+        """Start the restore into the scratch name; return the id to follow it by (an import's ARN, a restore job's id).
 
         What an earlier try of this run left in the scratch name is removed first (guarded as
         in the teardown, ``key`` checking its owner tag).
@@ -105,15 +124,14 @@ class SourceAdapter(ABC):
         claim = ScratchClaim(method=scratch.method, located=located)
         remove_scratch_table(ddb, spec, made_by_drill=self.made_by_drill_of(spec, claim), key=key)
         try:
-            self._start(ddb, spec, located)
+            return self._start(ddb, spec, located)
         except ClientError as err:
             refused = backup_refused(err, f"{scratch.method} of {located.location}")
             if refused:
                 raise refused from err
             raise
-        return None
 
-    def _start(self, ddb: Any, spec: DrillSpec, located: LocatedBackup) -> None:
+    def _start(self, ddb: Any, spec: DrillSpec, located: LocatedBackup) -> str | None:
         raise TypeError(f"backups of source {self.source} are streamed, not restored server-side")
 
     def restore_state(self, name: str, import_arn: str | None) -> dict[str, Any]:

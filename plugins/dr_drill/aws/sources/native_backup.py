@@ -122,6 +122,14 @@ class NativeBackupSource(SourceAdapter):
         )
         return selection.located(self.source)
 
+    def candidates(self, spec: DrillSpec) -> list[Candidate]:
+        summaries = list_backup_summaries(self.clients.dynamodb(), spec.table_name, page_size=self.page_size)
+        return [
+            backup_candidate(summary)
+            for summary in summaries
+            if summary.get("TableName") == spec.table_name and summary.get("BackupStatus") == "AVAILABLE"
+        ]
+
     def verify(self, backup: BackupRef, table_name: str) -> VerifiedBackup:
         return verify_native_backup(self.clients.dynamodb(), backup.backup_arn or "", table_name)
 

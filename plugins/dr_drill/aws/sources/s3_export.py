@@ -88,6 +88,22 @@ def _refuse_other_table(summary: ExportSummary, table_name: str) -> None:
         )
 
 
+def export_candidates(
+    s3: Any, bucket: str, root: str, table_name: str, *, page_size: int | None = None
+) -> tuple[list[Candidate], list[str], list[str]]:
+    """Return the completed exports of ``table_name`` under ``root`` as candidates, and the ids of
+    exports in progress or failed, and of exports of other tables."""
+    complete, incomplete = _folders(s3, bucket, root, page_size)
+    candidates, other_tables = [], []
+    for export_id in complete:
+        summary = read_summary(s3, bucket, root, export_id)
+        if table_name_of_arn(summary.table_arn) == table_name:
+            candidates.append(_candidate(bucket, root, summary))
+        else:
+            other_tables.append(export_id)
+    return candidates, incomplete, other_tables
+
+
 def select_export(
     s3: Any,
     bucket: str,
@@ -111,14 +127,7 @@ def select_export(
         chosen = _candidate(bucket, root, summary)
         record = {**policy.to_dict(), "choice": chosen.location}
         return Selection(chosen=chosen, fallbacks=(), considered=1, record=record), []
-    complete, incomplete = _folders(s3, bucket, root, page_size)
-    candidates, other_tables = [], []
-    for export_id in complete:
-        summary = read_summary(s3, bucket, root, export_id)
-        if table_name_of_arn(summary.table_arn) == table_name:
-            candidates.append(_candidate(bucket, root, summary))
-        else:
-            other_tables.append(export_id)
+    candidates, incomplete, other_tables = export_candidates(s3, bucket, root, table_name, page_size=page_size)
     notes = []
     if incomplete:
         notes.append(f"{len(incomplete)} in progress or failed: {', '.join(incomplete[:_LISTED_LIMIT])}")
@@ -284,6 +293,14 @@ class S3ExportSource(SourceAdapter):
             page_size=self.page_size,
         )
         return selection.located(self.source, incomplete_exports=tuple(incomplete[:20]))
+
+    def candidates(self, spec: DrillSpec) -> list[Candidate]:
+        root = export_root(spec.export_prefix)
+        return export_candidates(self.clients.s3(), spec.backup_bucket or "", root, spec.table_name)[0]
+
+    @staticmethod
+    def copy_identity(candidate: Candidate) -> str | None:
+        return candidate.ref["export_id"]  # replication keeps the export's folder and its id
 
     def verify(self, backup: BackupRef, table_name: str) -> VerifiedBackup:
         return verify_export(self.clients.s3(), backup, table_name)

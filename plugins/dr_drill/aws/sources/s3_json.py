@@ -10,7 +10,7 @@ from dr_drill.aws.sources.base import SourceAdapter
 from dr_drill.constants import BackupSource, RestoreMethod
 from dr_drill.contracts import BackupRef, DrillSpec, LocatedBackup, VerifiedBackup
 from dr_drill.core.items.canonical import TypedItem
-from dr_drill.core.plan.selection import SelectionPolicy, select_backup
+from dr_drill.core.plan.selection import Candidate, SelectionPolicy, select_backup
 from dr_drill.core.sources.s3_json import (
     iter_typed_items,
     json_backup_candidates,
@@ -49,15 +49,22 @@ class S3JsonSource(SourceAdapter):
             )
         prefix = json_backup_prefix(spec.table_name)
         selection = select_backup(
-            json_backup_candidates(
-                bucket, list_keys(self.clients.s3(), bucket, prefix, page_size=self.page_size), spec.table_name
-            ),
+            self.candidates(spec),
             policy,
             now=now,
             seed_source=spec.drill_id,
             what=f"of table {spec.table_name} under s3://{bucket}/{prefix}*",
         )
         return selection.located(self.source, name_timestamp=selection.chosen.taken_at.isoformat())
+
+    def candidates(self, spec: DrillSpec) -> list[Candidate]:
+        bucket, prefix = spec.backup_bucket or "", json_backup_prefix(spec.table_name)
+        keys = list_keys(self.clients.s3(), bucket, prefix, page_size=self.page_size)
+        return list(json_backup_candidates(bucket, keys, spec.table_name))
+
+    @staticmethod
+    def copy_identity(candidate: Candidate) -> str | None:
+        return candidate.ref["key"]  # replication keeps the object key
 
     def verify(self, backup: BackupRef, table_name: str) -> VerifiedBackup:
         """Stream the object once: its structure, item count and the original checksum."""

@@ -18,13 +18,14 @@ METRIC_NAMES = (
 _SUBJECT_LIMIT = 99  # SNS allows 100; the contract says under 100
 
 
-def _missed(objectives: dict[str, Any]) -> list[str]:
-    return [name.upper() for name in ("rto", "rpo") if objectives.get(f"{name}_met") is False]
+def _missed(objectives: dict[str, Any], recovery: dict[str, Any] | None = None) -> list[str]:
+    missed = [name.upper() for name in ("rto", "rpo") if objectives.get(f"{name}_met") is False]
+    return missed + (["copy lag"] if recovery and recovery["copy_lag_met"] is False else [])
 
 
 def notification_subject(record: dict[str, Any]) -> str:
-    """Return a subject under 100 characters naming the result, a missed RTO/RPO target, and the table."""
-    missed = _missed(record["objectives"])
+    """Return a subject under 100 characters naming the result, a missed RTO/RPO/copy lag target, and the table."""
+    missed = _missed(record["objectives"], record.get("recovery"))
     head = f"DR drill {record['status'].upper()}"
     if missed:
         head += f" ({' and '.join(missed)} missed)"
@@ -53,6 +54,17 @@ def _summary(record: dict[str, Any], storage_problem: str | None = None) -> str:
 
     advisory = " (targets advisory)" if objectives.get("advisory") and _missed(objectives) else ""
     summary = f"{head}. {told('rto')}, {told('rpo')}{advisory}."
+    recovery = record.get("recovery")
+    if recovery:
+        lag = recovery["copy_lag_seconds"]
+        shown = "" if lag is None else f"{lag} s, "
+        there, source = recovery["recovery"], recovery["source"]
+        summary += (
+            f" Restored on the recovery side: account {there['account']}, region {there['region']}, through"
+            f" {there['aws_conn_id']}; copy lag {met[recovery['copy_lag_met']]} ({shown}target"
+            f" {recovery['copy_lag_target_seconds']} s) behind the source (account {source['account']},"
+            f" region {source['region']})."
+        )
     if storage_problem:
         summary += f" Its evidence was NOT stored: {storage_problem}."
     return summary
@@ -89,12 +101,31 @@ def notification_message(
         "rpo_target_seconds": objectives["rpo_target_seconds"],
         "rpo_met": objectives["rpo_met"],
     }
+    if record.get("recovery"):
+        message["recovery"] = _recovery_summary(record["recovery"])
     if not stored:
         message["evidence_not_stored_reason"] = storage_problem
     if record["failure"]:
         message["failure_step"] = record["failure"]["step"]
         message["failure_reason"] = record["failure"]["reason"]
     return json.dumps(message, indent=2)
+
+
+def _recovery_summary(recovery: dict[str, Any]) -> dict[str, Any]:
+    """Both sides and the copy: accounts, regions, connection ids (never their secrets), the copy lag."""
+    there, source = recovery["recovery"], recovery["source"]
+    return {
+        "recovery_account": there["account"],
+        "recovery_region": there["region"],
+        "recovery_aws_conn_id": there["aws_conn_id"],
+        "source_account": source["account"],
+        "source_region": source["region"],
+        "copy_restored": recovery["copy_restored"],
+        "uncopied_location": recovery["uncopied_location"],
+        "copy_lag_seconds": recovery["copy_lag_seconds"],
+        "copy_lag_target_seconds": recovery["copy_lag_target_seconds"],
+        "copy_lag_met": recovery["copy_lag_met"],
+    }
 
 
 def notification_attributes(record: dict[str, Any]) -> dict[str, str]:

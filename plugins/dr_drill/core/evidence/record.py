@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from dataclasses import fields
 from datetime import datetime
 from functools import cache
 from importlib import metadata, resources
@@ -18,6 +19,7 @@ from dr_drill.contracts import (
     DrillSpec,
     DroppedScratch,
     LocatedBackup,
+    RecoveryCopy,
     RestoreResult,
     ScratchTable,
     StepFailure,
@@ -271,14 +273,14 @@ def missed_objectives(objectives: dict[str, Any]) -> list[str]:
     return missed
 
 
-def objectives_verdict(objectives: dict[str, Any]) -> dict[str, str] | None:
-    """The failure a missed RTO or RPO target makes of an otherwise proven drill; None when met or advisory.
+def objectives_verdict(objectives: dict[str, Any], recovery: dict[str, Any] | None = None) -> dict[str, str] | None:
+    """The failure a missed RTO, RPO or copy lag target makes of an otherwise proven drill; None when met or advisory.
 
     A restore that works but too slowly, or from a backup too old, does not meet the recovery
     objectives the plan promises, so by default it fails the drill; ``objectives_advisory``
     keeps the drill's status on the proofs alone and only reports the miss.
     """
-    missed = missed_objectives(objectives)
+    missed = missed_objectives(objectives) + missed_copy_lag(recovery)
     if not missed or objectives.get("advisory"):
         return None
     return {"step": OBJECTIVES_STEP, "reason": "; ".join(missed)}
@@ -443,6 +445,7 @@ def build_evidence(
     storage: dict[str, Any] | None = None,
     s3_requests: dict[str, int] | None = None,
     region: str | None = None,
+    recovery: RecoveryCopy | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble one table's record from what each step handed on (None for a step that did not finish).
 
@@ -452,7 +455,8 @@ def build_evidence(
     Each step's result is read as its contract (``dr_drill.contracts``), as XCom gives it or
     already typed. The record comes sealed (see ``dr_drill.core.evidence.chain``): linked to
     ``previous`` (the table's latest stored record) and hashed, with ``storage`` saying where
-    it is stored (None when it could not be).
+    it is stored (None when it could not be). ``recovery``: both sides of a drill on the recovery
+    side, as the locate step found them.
     """
     spec = DrillSpec.from_xcom(spec)
     located = _typed(LocatedBackup, located)
@@ -465,8 +469,9 @@ def build_evidence(
     taken_at = backup_time(located, verified)
     objectives = _objectives_block(spec, restored, validated, taken_at)
     failure_block = {"step": failed.step.value, "reason": failed.reason, "error": failed.error} if failed else None
+    recovery_block = _recovery_block(spec, _typed(RecoveryCopy, recovery), located)
     if failed is None and validated and validated.passed:
-        failure_block = objectives_verdict(objectives)
+        failure_block = objectives_verdict(objectives, recovery_block)
     passed = failure_block is None and bool(validated and validated.passed)
     entry = plan_entry(spec)
     record = {
@@ -490,8 +495,9 @@ def build_evidence(
         "plan_entry_sha256": sha256_of(entry),
         "backup_identity": _backup_identity(located, verified),
         "timeline": _timeline(spec, created, restored, validated, dropped, generated_at),
+        "recovery": recovery_block,
     }
-    record["checks"] = _checks(record, validated)
+    record["checks"] = _checks(record, validated) + _recovery_checks(recovery_block)
     record["cost"] = _cost_block(spec, record, restored, validated, s3_requests, region)
     return seal({**record, "storage": storage}, previous)
 
@@ -520,3 +526,62 @@ def _cost_block(
 
 def _typed(contract: type[C], value: C | dict[str, Any] | None) -> C | None:
     return None if value is None else contract.from_xcom(value)
+
+
+# The recovery side ---------------------------------------------------------------------------------
+
+
+def _recovery_block(
+    spec: DrillSpec, found: RecoveryCopy | None, located: LocatedBackup | None
+) -> dict[str, Any] | None:
+    """Both sides of a drill on the recovery side, the copy restored and its lag; None for a drill at the source."""
+    if not spec.recovery:
+        return None
+    # Nothing known of either side when the locate step did not get as far as asking: all null, never guessed.
+    facts = found.to_xcom() if found else dict.fromkeys(f.name for f in fields(RecoveryCopy))
+    target = spec.recovery["copy_lag_target_seconds"]
+    lag = facts["copy_lag_seconds"]
+    return {
+        "source": {
+            "aws_conn_id": facts["source_aws_conn_id"],
+            "account": facts["source_account"],
+            "region": facts["source_region"],
+            "newest_backup_location": facts["newest_source_location"],
+            "newest_backup_time": facts["newest_source_backup_time"],
+            "error": facts["source_error"],
+        },
+        "recovery": {
+            "aws_conn_id": spec.recovery["aws_conn_id"],
+            "account": facts["recovery_account"],
+            "region": facts["recovery_region"] or spec.recovery["region"],
+            "backup_bucket": spec.recovery.get("backup_bucket"),
+            "backup_vault": spec.recovery.get("backup_vault"),
+            "newest_copy_location": facts["newest_copy_location"],
+            "newest_copy_time": facts["newest_copy_backup_time"],
+        },
+        "copy_restored": located.location if located else None,
+        "uncopied_location": facts["uncopied_location"],
+        "uncopied_backup_time": facts["uncopied_backup_time"],
+        "copy_lag_seconds": lag,
+        "copy_lag_target_seconds": target,
+        "copy_lag_met": _met(lag, target),
+    }
+
+
+def missed_copy_lag(recovery: dict[str, Any] | None) -> list[str]:
+    """The sentence of a missed copy lag target, naming the newest source backup with no copy; else nothing."""
+    if not recovery or recovery["copy_lag_met"] is not False:
+        return []
+    uncopied = f"; {recovery['uncopied_location']} has no copy there" if recovery["uncopied_location"] else ""
+    return [
+        f"copy lag target missed: the recovery side's newest copy is {recovery['copy_lag_seconds']} s behind the"
+        f" source's newest backup, target {recovery['copy_lag_target_seconds']} s{uncopied}"
+    ]
+
+
+def _recovery_checks(recovery: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not recovery:
+        return []
+    lag = recovery["copy_lag_seconds"]
+    detail = f"{'not measured' if lag is None else f'{lag} s'}, target {recovery['copy_lag_target_seconds']} s"
+    return [_check("copy_lag_met", recovery["copy_lag_met"], detail)]

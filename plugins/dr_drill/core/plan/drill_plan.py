@@ -13,6 +13,7 @@ import jsonschema
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS, BackupSource
 from dr_drill.contracts import DrillSpec
 from dr_drill.core.evidence.cost import PRICES_SCHEMA
+from dr_drill.core.plan.recovery import RECOVERY_SCHEMA, recovery_side
 from dr_drill.core.plan.request import refused, requested
 from dr_drill.core.plan.selection import SELECTION_SCHEMA, SelectionPolicy
 from dr_drill.core.restore.scratch import DEFAULT_SCRATCH_PREFIX, scratch_table_name
@@ -47,6 +48,7 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     # units/s, DynamoDB's default per-table on-demand quota) and prices overriding the region's list prices.
     "max_warm_write_units": 40_000,
     "prices": None,
+    "recovery": None,
 }
 SWEEP_MAX_AGE_HOURS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 24 * 90}
 DEFAULT_SWEEP_MAX_AGE_HOURS = 24
@@ -106,6 +108,7 @@ SETTING_SCHEMAS: dict[str, dict[str, Any]] = {
     "max_warm_write_units": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
     "max_scan_segments": {"type": "integer", "minimum": 1, "maximum": 64},
     "prices": PRICES_SCHEMA,
+    "recovery": RECOVERY_SCHEMA,
 }
 
 _PLAN_SCHEMA: dict[str, Any] = {
@@ -262,6 +265,12 @@ def resolve_drill_specs(
         _check_combinations(table, merged, asked)
         _check_item_bounds(table, merged)
         _check_restore_tasks(table, merged, restore_task_slots)
+        try:
+            recovery = recovery_side(table, merged["backup_source"], merged["recovery"])
+        except InvalidDrillRequest as err:
+            if "recovery" in asked:  # the trigger's, not the plan's: name the field for the notification
+                raise refused("recovery", err.reason) from err
+            raise
         specs.append(
             DrillSpec(
                 drill_id=drill_id_for(dag_id, run_id, table, started_at),
@@ -294,6 +303,7 @@ def resolve_drill_specs(
                 objectives_advisory=merged["objectives_advisory"],
                 max_warm_write_units=merged["max_warm_write_units"],
                 prices=merged["prices"],
+                recovery=recovery,
             )
         )
     return specs

@@ -30,6 +30,7 @@ CONF_SETTINGS = (
     "rpo_target_seconds",
     "sample_size",
     "sample_seed",
+    "recovery",
 )
 # What else a trigger may give: which tables, and the sweep's age (which is no table's setting).
 CONF_KEYS = ("table_name", "tables", *CONF_SETTINGS, "sweep_max_age_hours")

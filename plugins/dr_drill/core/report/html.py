@@ -105,7 +105,46 @@ def _objectives(record: dict[str, Any]) -> list[_Objective]:
     ):
         result = {True: "passed", False: "failed", None: "not_run"}[met]
         rows.append(_Objective(name, _seconds(measured), f"target {target:,} s", _badge(result, _MET[met])))
-    return rows
+    return rows + _copy_lag(record.get("recovery"))
+
+
+def _copy_lag(recovery: dict[str, Any] | None) -> list[_Objective]:
+    if not recovery:
+        return []
+    met = recovery["copy_lag_met"]
+    result = {True: "passed", False: "failed", None: "not_run"}[met]
+    target = f"target {recovery['copy_lag_target_seconds']:,} s"
+    return [
+        _Objective(
+            "Copy lag (recovery side)", _seconds(recovery["copy_lag_seconds"]), target, _badge(result, _MET[met])
+        )
+    ]
+
+
+def _recovery_rows(recovery: dict[str, Any] | None) -> list[_Row]:
+    """Both sides of a drill on the recovery side: accounts, regions, connections (ids only), copies."""
+    if not recovery:
+        return []
+    source, there = recovery["source"], recovery["recovery"]
+    return _rows(
+        [
+            ("recovery account", there["account"]),
+            ("recovery region", there["region"]),
+            ("recovery connection", there["aws_conn_id"]),
+            ("copies in", there.get("backup_bucket") or there.get("backup_vault")),
+            ("copy restored", recovery["copy_restored"]),
+            ("newest copy", there.get("newest_copy_location")),
+            ("newest copy taken at", there.get("newest_copy_time")),
+            ("source account", source["account"]),
+            ("source region", source["region"]),
+            ("source connection", source["aws_conn_id"]),
+            ("newest source backup", source.get("newest_backup_location")),
+            ("newest source backup taken at", source.get("newest_backup_time")),
+            ("newest source backup with no copy", recovery.get("uncopied_location")),
+            ("source side not read", source.get("error")),
+        ],
+        mono=("copy restored", "newest copy", "newest source backup", "newest source backup with no copy"),
+    )
 
 
 def _checks(record: dict[str, Any]) -> list[_Check]:
@@ -219,6 +258,7 @@ def render_drill_report(record: dict[str, Any]) -> str:
             ]
         ),
         plan=_rows([*sorted((record.get("plan_entry") or {}).items()), ("sha256", record.get("plan_entry_sha256"))]),
+        recovery=_recovery_rows(record.get("recovery")),
         integrity=_rows(_storage_rows(record), mono=("evidence_sha256", "previous_evidence_sha256", "stored at")),
     )
 
