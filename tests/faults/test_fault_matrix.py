@@ -202,7 +202,17 @@ def test_s3_body_cut_off_once(case):
 
 # --- faults that last: the drill fails, and says so truly, once --------------------------------
 
+# The retry window of each request while a fault lasts: long enough for many retries, short
+# enough that the failing steps (each tried twice) do not each wait out the matrix's 30 s.
+LASTING_FAULT_WINDOW_SECONDS = "10"
 
+
+@pytest.fixture
+def lasting_fault(case, monkeypatch) -> None:
+    monkeypatch.setenv("RETRY_WINDOW_SECONDS", LASTING_FAULT_WINDOW_SECONDS)
+
+
+@pytest.mark.usefixtures("lasting_fault")
 def test_dynamodb_dead_to_the_end_of_the_run(case):
     case.proxy.add(Rule("dead", "reset", services=DYNAMODB, after=("BatchWriteItem", MID_RESTORE)))
 
@@ -218,6 +228,7 @@ def test_dynamodb_dead_to_the_end_of_the_run(case):
     assert scratch_tables(case.aws) == []
 
 
+@pytest.mark.usefixtures("lasting_fault")
 def test_s3_body_cut_off_always(case):
     # Cut before its first byte, every time: a read resumed where it stopped gets no further. (A cut
     # halfway through each answer is ridden out: each ranged GET resumes further on.)
@@ -232,6 +243,7 @@ def test_s3_body_cut_off_always(case):
     assert scratch_tables(case.aws) == []
 
 
+@pytest.mark.usefixtures("lasting_fault")
 def test_sns_publish_failing(case):
     rule = case.proxy.add(Rule("sns", "server_error", services=frozenset({"sns"}), operations=frozenset({"Publish"})))
 

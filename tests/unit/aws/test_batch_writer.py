@@ -294,7 +294,8 @@ def test_the_garbage_collector_is_left_as_it_was():
     try:
         frozen = gc.get_freeze_count()
         restore_items(_FakeDynamoDB(), "t", _counted_items(100, [0]), key_names=("id",), batch_size=25, workers=2)
-        assert gc.get_freeze_count() == frozen
+        # Neither unfrozen nor frozen further (frozen objects may still be freed meanwhile: fewer is fine).
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
