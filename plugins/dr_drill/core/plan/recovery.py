@@ -4,8 +4,10 @@ A table's ``recovery`` block moves locate, verify, restore, validate and the tea
 recovery region, through the recovery connection (a role in the recovery account, say),
 reading the copy kept there: a replicated bucket (``s3_json``, ``s3_export``) or an AWS
 Backup vault that copy jobs fill (``native_backup``). The source side is only read, for the
-copy lag and the fidelity check. Point-in-time recovery does not cross regions or accounts,
-so a ``pitr`` drill has no recovery side.
+copy lag and the fidelity check. A ``pitr`` drill has no recovery side: point-in-time recovery
+never crosses accounts, and although DynamoDB restores it into another region of the same
+account, the continuous backups stay in the source region, so that restore would not prove a
+recovery from losing it.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ def recovery_side(table: str, source: str, block: Mapping[str, Any] | None) -> d
     source = BackupSource(source)
     if source is BackupSource.PITR:
         raise InvalidDrillRequest(
-            f"table {table}: recovery does not apply to pitr: point-in-time recovery restores only in the "
-            "source table's own account and region (drill native_backup copies or a replicated bucket instead)"
+            f"table {table}: recovery does not apply to pitr: point-in-time recovery never crosses accounts, and"
+            " its continuous backups stay in the source region (a restore into another region still reads them"
+            " there), so it cannot prove a recovery without the source; drill native_backup copies or a"
+            " replicated bucket instead"
         )
     for key in _NEEDS[source]:
         if not block.get(key):

@@ -26,7 +26,7 @@ def _by_key(candidate: Candidate) -> str:
 @pytest.mark.parametrize(
     ("source", "block", "refused"),
     [
-        pytest.param("pitr", {**WEST}, "point-in-time recovery restores only", id="pitr-does-not-cross"),
+        pytest.param("pitr", {**WEST}, "point-in-time recovery never crosses accounts", id="pitr-does-not-cross"),
         pytest.param("s3_json", {**WEST}, "recovery.backup_bucket is needed", id="s3-needs-the-replica"),
         pytest.param(
             "native_backup", {**WEST, "backup_vault": "dr-vault"}, "recovery.restore_role_arn", id="native-needs-role"
