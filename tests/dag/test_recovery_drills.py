@@ -1,8 +1,9 @@
 """Whole-DAG drills on the recovery side: another region, another account through an assumed role.
 
-One run drills four tables, each a different case, so that the emulator's whole DAG runs once:
+One run drills five tables, each a different case, so that the emulator's whole DAG runs once:
 
 - ``app-users``: s3_json from a replicated bucket in us-west-2, same account: passes;
+- ``ledger-west``: s3_export from the same replicated bucket, its copy as new as the source's: passes;
 - ``ledger``: s3_export from a replicated bucket in us-west-2 of account 222222222222 (the
   recovery role), whose copy of today's export has not arrived: the older copy is restored and
   proven there, and the drill fails on its copy lag target;
@@ -140,6 +141,8 @@ def recovery_sides(aws, account, monkeypatch, tmp_path):
     yesterday = (now - timedelta(days=1, hours=2)).replace(microsecond=0)
     for s3, bucket in ((source_s3, BACKUP_BUCKET), (role_s3, ACCOUNT_REPLICA)):
         put_export(s3, bucket, "exports/ledger", "ledger", items, yesterday)
+    for s3, bucket in ((source_s3, BACKUP_BUCKET), (west, REGION_REPLICA)):
+        put_export(s3, bucket, "exports/ledger-west", "ledger-west", items, yesterday)
     # Today's export, whose copy has not arrived.
     put_export(source_s3, BACKUP_BUCKET, "exports/ledger", "ledger", items[:50], yesterday + timedelta(days=1))
 
@@ -160,6 +163,13 @@ def recovery_sides(aws, account, monkeypatch, tmp_path):
                 "key_schema": KEY_SCHEMA,
                 "rpo_target_seconds": 2 * 86400,
                 "recovery": {**in_account, "copy_lag_target_seconds": 3600},
+            },
+            "ledger-west": {
+                "backup_source": "s3_export",
+                "export_prefix": "exports/ledger-west",
+                "key_schema": KEY_SCHEMA,
+                "rpo_target_seconds": 2 * 86400,
+                "recovery": in_region,
             },
             "unreplicated": {"key_schema": KEY_SCHEMA, "recovery": in_account},
             "locked-out": {"key_schema": KEY_SCHEMA, "recovery": {**in_account, "aws_conn_id": "aws_locked_out"}},
@@ -189,9 +199,9 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
     with recording_calls() as made:
         run = dag.test()
 
-    assert run.state == DagRunState.FAILED  # three of the four drills fail, each for its own reason
+    assert run.state == DagRunState.FAILED  # three of the five drills fail, each for its own reason
     records = {record["table_name"]: record for record in evidence_records(aws)}
-    assert set(records) == {TABLE, "ledger", "unreplicated", "locked-out"}
+    assert set(records) == {TABLE, "ledger-west", "ledger", "unreplicated", "locked-out"}
 
     in_region = records[TABLE]
     assert in_region["status"] == "passed", in_region["failure"]
@@ -210,6 +220,13 @@ def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aw
     assert (recovery["copy_lag_seconds"], recovery["copy_lag_met"], recovery["uncopied_location"]) == (0, True, None)
     assert in_region["validation"]["digest_match"] is True
     assert "fidelity" in in_region["validation"]["proofs"]  # the live source table, read on the source side
+
+    export_west = records["ledger-west"]  # an export's copy in the recovery region, as new as the source's
+    assert export_west["status"] == "passed", export_west["failure"]
+    assert export_west["backup"]["location"].startswith(f"s3://{REGION_REPLICA}/exports/ledger-west/AWSDynamoDB/")
+    assert export_west["recovery"]["recovery"]["region"] == RECOVERY_REGION
+    assert (export_west["recovery"]["copy_lag_seconds"], export_west["recovery"]["copy_lag_met"]) == (0, True)
+    assert export_west["restore"]["items_restored"] == 60 and export_west["validation"]["digest_match"] is True
 
     ledger = records["ledger"]  # in the recovery account, its newest copy a day behind
     assert ledger["recovery"]["recovery"]["account"] == RECOVERY_ACCOUNT
