@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 REGION = "us-east-1"
 
@@ -25,6 +26,34 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def emulator_client(endpoint_url: str, service: str, *, region_name: str = REGION, config: Any = None) -> Any:
+    """A boto3 client of ``service`` reaching the emulator at ``endpoint_url`` with its test keys."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region_name,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    )
+
+
+def aws_connection(endpoint_url: str, *, region_name: str = REGION, **extra: Any) -> str:
+    """An ``AIRFLOW_CONN_*`` value: an AWS connection reaching ``endpoint_url`` with the emulator's test keys.
+
+    STS is sent there too: the Amazon provider never sends a ``role_arn``'s AssumeRole to ``endpoint_url``.
+    """
+    extra = {
+        "endpoint_url": endpoint_url,
+        "service_config": {"sts": {"endpoint_url": endpoint_url}},
+        "region_name": region_name,
+        **extra,
+    }
+    return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
 
 
 def free_port() -> int:
@@ -93,24 +122,8 @@ class Emulator:
         self.stop()
 
     def client(self, service: str, config=None):
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=config,
-        )
+        return emulator_client(self.endpoint_url, service, config=config)
 
     def airflow_connection(self) -> str:
         """Return the value of AIRFLOW_CONN_AWS_DEFAULT that points Airflow at this emulator."""
-        return json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": self.endpoint_url, "region_name": REGION},
-            }
-        )
+        return aws_connection(self.endpoint_url)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from demo.emulator import REGION
+from demo.emulator import emulator_client
 from demo.run_demo import BACKUP_BUCKET, DEMO_TABLES, DemoAccount, seed_account
 from demo.sample_data import sample_items
 from demo.sample_exports import put_export, typed_items
@@ -47,15 +47,7 @@ class EmulatorEndpoint:
         self.endpoint_url = endpoint_url
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return emulator_client(self.endpoint_url, service)
 
 
 def seed_deployment(emulator: Any, now: datetime, tables: dict[str, int] = DEMO_TABLES) -> SeededDeployment:

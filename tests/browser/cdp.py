@@ -19,6 +19,8 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from demo.emulator import stop_process
+
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -141,9 +143,4 @@ def browser_page(chromium: str, profile: Path, *, width: int = 1280, height: int
             page.send("Page.enable")
             yield page
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

@@ -26,6 +26,7 @@ import boto3
 import pytest
 from airflow.sdk import DagRunState
 
+from demo.emulator import aws_connection, emulator_client
 from demo.run_demo import BACKUP_BUCKET
 from demo.sample_data import json_backup_document, put_json_backup, receive_notifications, sample_items
 from demo.sample_exports import put_export, typed_items
@@ -44,20 +45,7 @@ KEY_SCHEMA = [{"name": "user_id", "type": "S"}]
 
 
 def _connection(aws, **extra) -> str:
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            # The provider never sends AssumeRole to endpoint_url: STS's own endpoint is the emulator too.
-            "extra": {
-                "endpoint_url": aws.endpoint_url,
-                "service_config": {"sts": {"endpoint_url": aws.endpoint_url}},
-                "region_name": RECOVERY_REGION,
-                **extra,
-            },
-        }
-    )
+    return aws_connection(aws.endpoint_url, region_name=RECOVERY_REGION, **extra)
 
 
 def _recovery_account_session(aws) -> boto3.Session:
@@ -122,13 +110,7 @@ def dag(airflow_db):
 def recovery_sides(aws, account, monkeypatch, tmp_path):
     now = datetime.now(UTC)
     source_s3 = aws.client("s3")
-    west = boto3.client(
-        "s3",
-        endpoint_url=aws.endpoint_url,
-        region_name=RECOVERY_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    west = emulator_client(aws.endpoint_url, "s3", region_name=RECOVERY_REGION)
     role = _recovery_account_session(aws)
     role_s3 = role.client("s3", endpoint_url=aws.endpoint_url)
     _replica_bucket(west, REGION_REPLICA)
@@ -183,13 +165,7 @@ def recovery_sides(aws, account, monkeypatch, tmp_path):
 def test_drills_on_the_recovery_side_restore_there_and_record_both_sides(dag, aws, account, recovery_sides):
     source_before = source_and_backups(aws, TABLE)
     role_ddb = recovery_sides["role"].client("dynamodb", endpoint_url=aws.endpoint_url)
-    west_ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=aws.endpoint_url,
-        region_name=RECOVERY_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    west_ddb = emulator_client(aws.endpoint_url, "dynamodb", region_name=RECOVERY_REGION)
     tables_before = (aws.client("dynamodb").list_tables()["TableNames"], west_ddb.list_tables()["TableNames"])
     copies_before = (
         _objects(recovery_sides["west"], REGION_REPLICA),

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from demo.emulator import REGION
+from demo.emulator import aws_connection
 
 THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
@@ -292,14 +292,7 @@ class FaultProxy:
 
     def airflow_connection(self) -> str:
         """The value of AIRFLOW_CONN_AWS_DEFAULT that sends every drill call through this proxy."""
-        return json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": self.endpoint_url, "region_name": REGION},
-            }
-        )
+        return aws_connection(self.endpoint_url)
 
     def start(self) -> FaultProxy:
         proxy = self

@@ -8,10 +8,7 @@ still swept.
 
 from __future__ import annotations
 
-import json
-
-import boto3
-
+from demo.emulator import aws_connection, emulator_client
 from dr_drill.aws.scratch_tables import create_scratch_table
 from dr_drill.core.restore.scratch import scratch_table_name
 from dr_drill.operators.plan import SWEEP_SIDES_XCOM_KEY
@@ -40,9 +37,7 @@ class _TaskInstance:
 
 
 def _connection(aws, **extra) -> str:
-    config = {"endpoint_url": aws.endpoint_url, "region_name": "us-west-2", **extra}
-    config["service_config"] = {"sts": {"endpoint_url": aws.endpoint_url}}
-    return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": config})
+    return aws_connection(aws.endpoint_url, region_name="us-west-2", **extra)
 
 
 def _orphan(ddb, source: str) -> str:
@@ -61,13 +56,7 @@ def test_the_sweep_removes_orphans_on_every_side_and_names_a_side_it_cannot_reac
         _connection(aws, role_arn=role, assume_role_kwargs={"RoleSessionName": "s" * 65}),
     )
     east = aws.client("dynamodb")
-    west = boto3.client(
-        "dynamodb",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-west-2",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    west = emulator_client(aws.endpoint_url, "dynamodb", region_name="us-west-2")
     here, there = _orphan(east, "orders"), _orphan(west, "ledger")
     sides = [
         {"aws_conn_id": "aws_default", "region_name": None},
