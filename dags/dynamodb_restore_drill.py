@@ -4,6 +4,13 @@ For each table of the drill plan (or those a manual trigger names): locate the b
 verify it, restore it into a NEW scratch table, validate the restore, drop the scratch
 table, record evidence, metrics and a notification, and fail the run if the drill failed.
 
+Two DAGs. ``dynamodb_restore_drill`` is the one to schedule and trigger: it reads the request
+against the drill plan, sweeps old scratch tables, and starts one run of
+``dynamodb_restore_drill_table`` per table, waiting for each in the triggerer; it fails when
+a table's drill failed. A table's run has the drill's steps, with as many restore tasks as
+the backup's data files and the plan's ``restore_tasks`` allow (Airflow cannot map a task
+inside a mapped task group, so a table is a run, not a group).
+
 Params, schedule and wiring only: no AWS call and no file I/O happen at parse time.
 """
 
@@ -14,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, get_current_context, task, task_group
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from dr_drill.core.plan.drill_plan import (
@@ -27,7 +35,7 @@ from dr_drill.core.plan.drill_plan import (
 from dr_drill.operators.backup import LocateBackupOperator, VerifyBackupOperator
 from dr_drill.operators.plan import PlanDrillsOperator
 from dr_drill.operators.record import DrillVerdictOperator, RecordDrillOperator
-from dr_drill.operators.restore import CombineRestoreOperator, RestoreBackupOperator
+from dr_drill.operators.restore import CombineRestoreOperator, PlanRestoreOperator, RestoreBackupOperator
 from dr_drill.operators.scratch import (
     CreateScratchTableOperator,
     DropScratchTableOperator,
@@ -36,12 +44,12 @@ from dr_drill.operators.scratch import (
 from dr_drill.operators.validate import ValidateRestoreOperator
 
 DAG_ID = "dynamodb_restore_drill"
+TABLE_DAG_ID = "dynamodb_restore_drill_table"
 DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
+# Tables drilled at once: the table runs' max_active_runs.
 MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
-# Restore tasks in each table's group: a large s3_export split by the plan's restore_tasks
-# runs its shares in parallel on any executor; unused ones are skipped. (Airflow 3.3 cannot
-# map a task inside the mapped table group, so the fan-out is fixed here.)
-RESTORE_TASKS = int(os.environ.get("DR_DRILL_RESTORE_TASKS", "4"))
+DEFAULT_ARGS = {"retries": 1, "retry_delay": timedelta(minutes=1)}
+TAGS = ["dr-drill", "dynamodb", "compliance"]
 
 
 def _param(default: Any, *, title: str, description: str, section: str, **schema: Any) -> Param:
@@ -154,7 +162,6 @@ PARAMS = {
         title="Restore tasks",
         description="s3_export: restore the data files in this many parallel tasks.",
         section=RESTORE,
-        maximum=RESTORE_TASKS,
     ),
     "keep_scratch_table": _setting(
         "keep_scratch_table",
@@ -199,81 +206,18 @@ PARAMS = {
 
 @task(trigger_rule="all_done", retries=0)
 def drills_to_run() -> list[dict[str, Any]]:
-    """Hand on the planned specs once the sweep is done, whatever it did; nothing when the plan refused."""
-    specs = get_current_context()["ti"].xcom_pull(task_ids="plan_drills")
+    """One table run's request per planned spec, once the sweep is done whatever it did; none when the plan refused."""
+    context = get_current_context()
+    specs = context["ti"].xcom_pull(task_ids="plan_drills")
     if specs is None:
         raise AirflowFailException("plan_drills refused the request or did not finish: nothing was drilled")
-    return specs
-
-
-@task_group(group_id="drill")
-def drill_table(spec: dict[str, Any]) -> None:
-    """One table's drill; the group is mapped over the tables, each instance labelled by its table."""
-    capped = {"max_active_tis_per_dagrun": MAX_PARALLEL_TABLES, "map_index_template": "{{ task.spec.table_name }}"}
-    locate = LocateBackupOperator(task_id="locate", spec=spec, **capped)
-    verify = VerifyBackupOperator(task_id="verify", spec=spec, located=locate.output, **capped)
-    create = CreateScratchTableOperator(
-        task_id="create_scratch_table", spec=spec, located=locate.output, verified=verify.output, **capped
-    )
-    parts = [
-        RestoreBackupOperator(
-            task_id=f"restore_part_{part}",
-            spec=spec,
-            located=locate.output,
-            scratch=create.output,
-            verified=verify.output,
-            part=part,
-            **capped,
-        )
-        for part in range(1, RESTORE_TASKS + 1)
+    dag_run = context["dag_run"]
+    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+    requested = {"run_type": run_type, "triggering_user": getattr(dag_run, "triggering_user_name", None)}
+    return [
+        {"trigger_run_id": f"{spec['table_name']}__{dag_run.run_id}", "conf": {"spec": spec, "requested": requested}}
+        for spec in specs
     ]
-    restore = CombineRestoreOperator(
-        task_id="restore",
-        spec=spec,
-        located=locate.output,
-        verified=verify.output,
-        part_task_ids=[part.task_id for part in parts],
-        trigger_rule="all_done",
-        **capped,
-    )
-    validate = ValidateRestoreOperator(
-        task_id="validate",
-        spec=spec,
-        verified=verify.output,
-        restored=restore.output,
-        located=locate.output,
-        **capped,
-    )
-    drop = DropScratchTableOperator(
-        task_id="drop_scratch_table", spec=spec, claim_task_ids=[create.task_id, parts[0].task_id], **capped
-    )
-    record = RecordDrillOperator(
-        task_id="record",
-        spec=spec,
-        step_task_ids={
-            "locate": locate.task_id,
-            "verify": verify.task_id,
-            "create": create.task_id,
-            "restore": restore.task_id,
-            "validate": validate.task_id,
-            "drop": drop.task_id,
-        },
-        restore_part_task_ids=[part.task_id for part in parts],
-        trigger_rule="all_done",
-        **capped,
-    )
-    verdict = DrillVerdictOperator(
-        task_id="verdict",
-        outcome=record.output,
-        retries=0,
-        max_active_tis_per_dagrun=MAX_PARALLEL_TABLES,
-        # The verdict has no spec: its table is in the evidence URI, s3://{bucket}/dr-drill-evidence/{table}/...
-        map_index_template="{{ task.outcome.evidence_uri.split('/')[4] }}",
-    )
-    verify >> create
-    parts >> restore
-    validate >> drop >> record >> verdict
-    drop.as_teardown(setups=create)
 
 
 with DAG(
@@ -284,15 +228,112 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
-    tags=["dr-drill", "dynamodb", "compliance"],
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
     doc_md=__doc__,
 ) as dag:
     # The request is read first: one the drill cannot carry out is refused before anything is
     # touched, without retries. Then housekeeping (frees the table quota), which never blocks the
     # drills (drills_to_run runs on all_done) and, being no leaf, never decides the run's state.
-    plan = PlanDrillsOperator(task_id="plan_drills", plan_path=DEFAULT_PLAN_PATH, restore_task_slots=RESTORE_TASKS)
+    plan = PlanDrillsOperator(task_id="plan_drills", plan_path=DEFAULT_PLAN_PATH)
     sweep = SweepScratchTablesOperator(task_id="sweep_scratch_tables", max_age_hours="{{ params.sweep_max_age_hours }}")
-    specs = drills_to_run()
-    plan >> sweep >> specs
-    drill_table.expand(spec=specs)
+    requests = drills_to_run()
+    plan >> sweep >> requests
+    # One table run each, awaited in the triggerer (no worker slot held while it runs); a failed
+    # drill fails its task and so this run. Not retried: a retry would find the run already started.
+    TriggerDagRunOperator.partial(
+        task_id="drill",
+        trigger_dag_id=TABLE_DAG_ID,
+        wait_for_completion=True,
+        deferrable=True,
+        poke_interval=10,
+        allowed_states=["success"],
+        failed_states=["failed"],
+        fail_when_dag_is_paused=True,  # a paused table DAG would leave the drill waiting: say so at once
+        retries=0,
+        map_index_template="{{ task.conf.spec.table_name }}",
+    ).expand_kwargs(requests)
+
+
+TABLE_PARAMS = {
+    "spec": Param(
+        type="object",
+        title="Drill spec",
+        description=f"One table's drill as {DAG_ID}'s plan_drills resolved it. Trigger {DAG_ID} to drill a table.",
+        required=["table_name", "drill_id", "run_id", "scratch_table"],
+    ),
+    "requested": Param(
+        None,
+        type=["null", "object"],
+        title="Requested by",
+        description=f"The run type and user of the {DAG_ID} run that asked for this drill.",
+    ),
+}
+SPEC = "{{ params.spec }}"  # rendered as the dict itself (render_template_as_native_obj)
+
+with DAG(
+    dag_id=TABLE_DAG_ID,
+    description=f"One table's drill, started by {DAG_ID}",
+    schedule=None,
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=MAX_PARALLEL_TABLES,
+    # Unpaused from the start: it never runs on its own, and a paused one would hold every drill.
+    is_paused_upon_creation=False,
+    params=TABLE_PARAMS,
+    render_template_as_native_obj=True,
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
+    doc_md=__doc__,
+) as table_dag:
+    locate = LocateBackupOperator(task_id="locate", spec=SPEC)
+    verify = VerifyBackupOperator(task_id="verify", spec=SPEC, located=locate.output)
+    create = CreateScratchTableOperator(
+        task_id="create_scratch_table", spec=SPEC, located=locate.output, verified=verify.output
+    )
+    shares = PlanRestoreOperator(task_id="plan_restore", spec=SPEC, verified=verify.output)
+    parts = RestoreBackupOperator.partial(
+        task_id="restore_part",
+        spec=SPEC,
+        located=locate.output,
+        scratch=create.output,
+        verified=verify.output,
+        map_index_template="part {{ task.share.part }} of {{ task.share.of }}",
+    ).expand(share=shares.output)
+    restore = CombineRestoreOperator(
+        task_id="restore",
+        spec=SPEC,
+        located=locate.output,
+        shares=shares.output,
+        part_task_id="restore_part",
+        trigger_rule="all_done",
+    )
+    validate = ValidateRestoreOperator(
+        task_id="validate",
+        spec=SPEC,
+        verified=verify.output,
+        restored=restore.output,
+        located=locate.output,
+    )
+    drop = DropScratchTableOperator(
+        task_id="drop_scratch_table", spec=SPEC, claim_task_ids=[create.task_id, "restore_part"]
+    )
+    record = RecordDrillOperator(
+        task_id="record",
+        spec=SPEC,
+        step_task_ids={
+            "locate": locate.task_id,
+            "verify": verify.task_id,
+            "create": create.task_id,
+            "restore": restore.task_id,
+            "validate": validate.task_id,
+            "drop": drop.task_id,
+        },
+        restore_part_task_id="restore_part",
+        trigger_rule="all_done",
+    )
+    verdict = DrillVerdictOperator(task_id="verdict", outcome=record.output, retries=0)
+    verify >> create
+    parts >> restore
+    validate >> drop >> record >> verdict
+    drop.as_teardown(setups=create)

@@ -18,6 +18,7 @@ from dr_drill.core.plan.drill_plan import drill_id_for
 from dr_drill.core.report.html import render_drill_report
 
 DAG_ID = "dynamodb_restore_drill"
+TABLE_DAG_ID = "dynamodb_restore_drill_table"
 _SOFTWARE = {"apache-airflow": "3.3.2", "dr_drill": "0.1.0"}
 
 
@@ -76,6 +77,8 @@ def night_record(
         },
         scratch_deleted=True,
         failure=failure,
+        # The table run the nightly run started, named as its drill task names it.
+        run={"table_dag_id": TABLE_DAG_ID, "table_run_id": f"{table}__{run_id}"},
         generated_at=started + timedelta(seconds=15 + spend),
         software=_SOFTWARE,
         previous=previous,

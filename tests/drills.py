@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from demo.nightly_drill import DrillRuns, NightlyDrill, drill_requests  # noqa: F401 - what the DAG tests run
 from dr_drill.aws.sources import Clients, SourceAdapter, adapter_for
 from dr_drill.contracts import DrillSpec
 from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs

@@ -18,6 +18,7 @@ from dr_drill.core.plan.drill_plan import Settings, resolve_drill_specs
 from tests.browser.airflow_ui import api_server
 from tests.browser.cdp import browser_page
 from tests.conftest import ROOT
+from tests.drills import NightlyDrill
 from tests.trigger_form import UNTOUCHED_FORM_CONF, form_conf
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium): the form was not looked at"
 )
 DAG_ID = "dynamodb_restore_drill"
+TABLE_DAG_ID = "dynamodb_restore_drill_table"
 DIALOG = "[...document.querySelectorAll('[role=dialog]')].pop()"
 STARTED = datetime(2026, 12, 1, 2, tzinfo=UTC)
 SECTIONS = ("What to drill", "Which backup", "Restore", "Targets and sample", "Housekeeping")
@@ -36,15 +38,25 @@ def _button(text: str, within: str = "document") -> str:
 
 
 @pytest.fixture(scope="module")
-def dag(airflow_db):
+def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag().get_dag(DAG_ID)
+    return DagBag()
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.get_dag(DAG_ID)
+
+
+@pytest.fixture(scope="module")
+def table_dag(dagbag):
+    return dagbag.get_dag(TABLE_DAG_ID)
 
 
 @pytest.fixture(scope="module")
 def ui(airflow_db, tmp_path_factory):
-    # The drill-history page of this server reads the evidence the mapped drills below record.
+    # The drill-history page of this server reads the evidence the table runs below record.
     env = {"EVIDENCE_BUCKET": EVIDENCE_BUCKET}
     with api_server(tmp_path_factory.mktemp("api-server") / "api-server.log", env=env) as url:
         yield url
@@ -132,7 +144,9 @@ def test_the_form_posts_empty_values_that_leave_the_plan_in_force(page, ui):
     assert (from_form.backup_source, from_form.keep_scratch_table) == ("native_backup", True)
 
 
-def test_mapped_drills_are_labelled_by_their_table(page, ui, dag, aws, airflow_db, monkeypatch, tmp_path):
+def test_each_table_run_labels_its_restore_parts_and_links_its_report_and_scratch_table(
+    page, ui, dag, table_dag, aws, airflow_db, monkeypatch, tmp_path
+):
     account = seed_account(aws, {"app-users": 40, "orders": 30}, now=datetime.now(UTC), nights=1)
     env = airflow_environment(aws, account, airflow_db)
     for name in ("BACKUP_BUCKET", "EVIDENCE_BUCKET", "SUCCESS_TOPIC_ARN", "FAILURE_TOPIC_ARN"):
@@ -140,25 +154,31 @@ def test_mapped_drills_are_labelled_by_their_table(page, ui, dag, aws, airflow_d
     plan = tmp_path / "plan.yaml"
     plan.write_text("tables:\n  app-users: {}\n  orders: {}\n")
     monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
-    run = dag.test()
+    runs = NightlyDrill(dag, table_dag).test()
+    assert sorted(runs.tables) == ["app-users", "orders"] and runs.state == "success"
 
-    for task_id in ("drill.locate", "drill.restore", "drill.verdict"):
-        page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/{task_id}/mapped")
-        page.wait_for("!!document.body && document.querySelectorAll('tbody tr').length === 2")
+    # The nightly run shows one drill task per table (dag.test() marks them done without running them,
+    # so their table labels are the deployment test's to check).
+    page.navigate(f"{ui}/dags/{DAG_ID}/runs/{runs.nightly.run_id}/tasks/drill/mapped")
+    page.wait_for("!!document.body && document.querySelectorAll('tbody tr').length === 2")
+    for table, run in runs.tables.items():
+        page.navigate(f"{ui}/dags/{TABLE_DAG_ID}/runs/{run.run_id}/tasks/restore_part/mapped")
+        page.wait_for("!!document.body && document.querySelectorAll('tbody tr').length === 1")
         labels = page.evaluate("[...document.querySelectorAll('tbody tr')].map(row => row.cells[1].innerText.trim())")
-        assert sorted(labels) == ["app-users", "orders"], task_id  # not 0 and 1
-    page.screenshot(ARTIFACTS / "mapped-drills-by-table.png")
+        assert labels == ["part 1 of 1"], table  # not 0
+    page.screenshot(ARTIFACTS / "restore-parts-labelled.png")
 
     # The record task links to its drill's report, which the history page serves.
-    page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/drill.record/mapped/0/details")
+    run = runs.table_run("app-users")
+    page.navigate(f"{ui}/dags/{TABLE_DAG_ID}/runs/{run.run_id}/tasks/record/details")
     page.wait_for(f"!!{_link('Drill report')} && !!{_link('Evidence record')}")
     page.screenshot(ARTIFACTS / "record-task-extra-links.png")
     page.click(_link("Drill report"))
-    page.wait_for("document.body && /DR drill report: (app-users|orders)/.test(document.body.innerText)")
+    page.wait_for("document.body && /DR drill report: app-users/.test(document.body.innerText)")
     assert "PASSED" in page.evaluate("document.body.innerText")
     page.screenshot(ARTIFACTS / "record-task-report-link-followed.png")
-    # The restore task links to its scratch table; once the teardown deleted it, the link says so.
-    page.navigate(f"{ui}/dags/{DAG_ID}/runs/{run.run_id}/tasks/drill.restore_part_1/mapped/0/details")
+    # Each restore task links to its scratch table; once the teardown deleted it, the link says so.
+    page.navigate(f"{ui}/dags/{TABLE_DAG_ID}/runs/{run.run_id}/tasks/restore_part/mapped/0/details")
     page.wait_for(f"!!{_link('Scratch table')}")
     page.navigate(page.evaluate(f"{_link('Scratch table')}.href"))
     page.wait_for('document.body && document.body.innerText.includes("was deleted by the drill\'s teardown")')

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from demo.run_demo import airflow_environment, seed_account
+from tests.drills import NightlyDrill
 
 TABLE = "app-users"
 
@@ -18,10 +19,12 @@ def _metadata_db(airflow_db):
 
 
 @pytest.fixture(scope="module")
-def dag(airflow_db):
+def dag(airflow_db) -> NightlyDrill:
+    """The nightly DAG; its ``test()`` also runs the table runs it asks for (tests.drills.NightlyDrill)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag().get_dag("dynamodb_restore_drill")
+    bag = DagBag()
+    return NightlyDrill(bag.get_dag("dynamodb_restore_drill"), bag.get_dag("dynamodb_restore_drill_table"))
 
 
 @pytest.fixture

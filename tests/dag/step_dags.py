@@ -96,6 +96,9 @@ class FakeTI:
         self.claims = claims
 
     def xcom_pull(self, task_ids, key, map_indexes=None):
+        # As Airflow's: a list of tasks gets a list back, one value per task.
+        if isinstance(task_ids, list):
+            return [self.claims.get(key) for _ in task_ids]
         return self.claims.get(key)
 
     def xcom_push(self, key, value):

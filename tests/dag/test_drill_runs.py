@@ -110,6 +110,13 @@ def test_several_tables_run_as_mapped_drills(dag, aws, account, monkeypatch):
     run = dag.test(run_conf={"tables": [TABLE, "orders"]})
 
     assert run.state == DagRunState.SUCCESS
+    # The nightly run's mapped drill task asked for one table run per table.
+    drills = [ti for ti in run.nightly.get_task_instances() if ti.task_id == "drill"]
+    assert sorted(ti.map_index for ti in drills) == [0, 1]
+    assert {name: table_run.state for name, table_run in run.tables.items()} == {
+        TABLE: DagRunState.SUCCESS,
+        "orders": DagRunState.SUCCESS,
+    }
     records = {record["table_name"]: record for record in evidence_records(aws)}
     assert set(records) == {TABLE, "orders"}
     assert records["orders"]["validation"]["restored_items"] == 120
@@ -121,6 +128,8 @@ def test_one_failed_table_fails_the_run_but_not_the_other_drill(dag, aws, accoun
     run = dag.test(run_conf={"tables": [TABLE, "no-such-table"]})
 
     assert run.state == DagRunState.FAILED
+    assert run.table_run(TABLE).state == DagRunState.SUCCESS
+    assert run.table_run("no-such-table").state == DagRunState.FAILED
     records = {record["table_name"]: record for record in evidence_records(aws)}
     assert records[TABLE]["status"] == "passed"
     assert records["no-such-table"]["status"] == "failed"

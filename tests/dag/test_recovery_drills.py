@@ -88,24 +88,6 @@ def _scratch_tables(client) -> list[str]:
     return [name for name in client.list_tables()["TableNames"] if name.startswith("drill-")]
 
 
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    """The DAG with one restore task per table: no drill here splits, and each unused part costs a task run."""
-    import os
-
-    from airflow.dag_processing.dagbag import DagBag
-
-    before = os.environ.get("DR_DRILL_RESTORE_TASKS")
-    os.environ["DR_DRILL_RESTORE_TASKS"] = "1"
-    try:
-        return DagBag().get_dag("dynamodb_restore_drill")
-    finally:
-        if before is None:
-            del os.environ["DR_DRILL_RESTORE_TASKS"]
-        else:
-            os.environ["DR_DRILL_RESTORE_TASKS"] = before
-
-
 @pytest.fixture
 def recovery_sides(aws, account, monkeypatch, tmp_path):
     now = datetime.now(UTC)

@@ -78,6 +78,9 @@ def test_native_backup_drill_restores_from_the_newest_available_backup(
     run = dag.test()
 
     assert run.state == DagRunState.SUCCESS
+    # A server-side restore is one share: the mapped restore task has exactly one instance.
+    [part] = [ti for ti in run.table_run(TABLE).get_task_instances() if ti.task_id == "restore_part"]
+    assert (part.map_index, part.state) == (0, "success")
     [record] = evidence_records(aws)
     assert record["status"] == "passed", record["failure"]
     assert record["backup"]["source"] == "native_backup"
@@ -286,9 +289,7 @@ def test_a_restore_that_stays_creating_for_several_polls_is_awaited_in_the_trigg
     assert describe_table(ddb, spec["scratch_table"]) is None
 
 
-def test_a_restore_that_never_finishes_fails_at_its_deadline_and_the_teardown_waits_without_a_worker(
-    aws, monkeypatch
-):
+def test_a_restore_that_never_finishes_fails_at_its_deadline_and_the_teardown_waits_without_a_worker(aws, monkeypatch):
     _restore_state_answering(monkeypatch, "dr_drill.aws.sources.base", [_CREATING] * 1000)
     teardown_checks = _restore_state_answering(monkeypatch, "dr_drill.operators.scratch", [_CREATING])
     trigger_polls = _restore_state_answering(monkeypatch, "dr_drill.triggers.server_side_restore", [_CREATING] * 2)

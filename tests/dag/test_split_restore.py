@@ -21,10 +21,11 @@ CONF = {"table_name": TABLE, "backup_source": "s3_export", "export_prefix": PREF
 
 
 def _states(run) -> dict[str, str]:
+    """The table run's restore tasks' states: ``restore_part[i]`` for each mapped instance, and ``restore``."""
     return {
-        ti.task_id.removeprefix("drill."): ti.state
-        for ti in run.get_task_instances()
-        if ti.task_id.startswith("drill.restore")
+        f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: ti.state
+        for ti in run.table_run(TABLE).get_task_instances()
+        if ti.task_id.startswith("restore")
     }
 
 
@@ -42,13 +43,18 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
     run = dag.test(run_conf=CONF)
 
     assert run.state == DagRunState.SUCCESS
+    # The restore task is mapped over the shares plan_restore dealt out: exactly one instance per
+    # share, every one of which restores something (no skipped instance, none left over).
+    shares = run.get_task_instance("plan_restore").xcom_pull(task_ids="plan_restore")
+    assert [(share["part"], share["of"]) for share in shares] == [(1, 3), (2, 3), (3, 3)]
+    assert [len(share["data_files"]) for share in shares] == [2, 1, 1]  # 4 files dealt round-robin
     assert _states(run) == {
-        "restore_part_1": "success",
-        "restore_part_2": "success",
-        "restore_part_3": "success",
-        "restore_part_4": "skipped",  # nothing left to deal out
+        "restore_part[0]": "success",
+        "restore_part[1]": "success",
+        "restore_part[2]": "success",
         "restore": "success",
     }
+    assert "skipped" not in {ti.state for ti in run.get_task_instances()}
     [record] = evidence_records(aws)
     assert record["status"] == "passed"
     restore = record["restore"]
@@ -68,6 +74,19 @@ def test_an_export_split_over_three_restore_tasks_is_restored_and_proven_whole(d
     assert validation["digest_match"] is True and validation["restored_items"] == 300
     assert scratch_tables(aws) == []
     assert source_and_backups(aws, TABLE) == before
+
+
+def test_a_split_uses_only_the_tasks_its_files_need(dag, aws, account):
+    # The plan allows 8 restore tasks, the export has 4 data files: 4 tasks, none more.
+    _put_export(aws, typed_items(sample_items(TABLE, 300)))
+
+    run = dag.test(run_conf={**CONF, "restore_tasks": 8})
+
+    assert run.state == DagRunState.SUCCESS
+    assert _states(run) == {**{f"restore_part[{index}]": "success" for index in range(4)}, "restore": "success"}
+    [record] = evidence_records(aws)
+    assert record["restore"]["tasks"] == 4 and record["restore"]["items_restored"] == 300
+    assert scratch_tables(aws) == []
 
 
 def _index_by_name(aws):
@@ -102,19 +121,21 @@ def test_a_failing_share_fails_the_drill_naming_its_task_and_the_others_still_re
 
     assert run.state == DagRunState.FAILED
     states = _states(run)
-    assert states["restore_part_2"] == "failed" and states["restore"] == "failed"
-    assert states["restore_part_1"] == states["restore_part_3"] == "success"
+    assert set(states) == {"restore_part[0]", "restore_part[1]", "restore_part[2]", "restore"}
+    assert states["restore_part[1]"] == "failed" and states["restore"] == "failed"
+    assert states["restore_part[0]"] == states["restore_part[2]"] == "success"
     [record] = evidence_records(aws)
     failure = record["failure"]
     assert failure["step"] == "restore"
-    assert failure["reason"].startswith("drill.restore_part_2: 1 of 100 items could not be written")
+    assert failure["reason"].startswith("restore_part (part 2 of 3): 1 of 100 items could not be written")
     assert record["restore"]["items_failed"] == 1 and len(record["restore"]["rejected_items"]) == 1
     assert scratch_tables(aws) == []  # the teardown still ran
     assert source_and_backups(aws, TABLE) == before
 
 
-def test_more_restore_tasks_than_the_dag_has_is_refused_naming_the_field(dag):
+def test_more_restore_tasks_than_the_schema_allows_is_refused_naming_the_field(dag):
+    # The DAG has no fixed restore slots any more: the plan setting's own maximum (32) is the cap.
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="restore_tasks"):
-        dag.test(run_conf={**CONF, "restore_tasks": 5})
+        dag.test(run_conf={**CONF, "restore_tasks": 33})

@@ -40,11 +40,11 @@ def test_the_next_runs_sweep_removes_the_orphan_of_a_finished_run_and_nothing_el
     assert first.state == DagRunState.SUCCESS
     [kept] = scratch_tables(aws)
 
-    orphan = _owned_table(ddb, "orders", first.run_id)
+    orphan = _owned_table(ddb, "orders", first.nightly.run_id)
     no_record = _owned_table(ddb, "orders", "manual__2026-11-01T00:00:00+00:00")
-    hand_made = scratch_table_name("payments", first.run_id)
+    hand_made = scratch_table_name("payments", first.nightly.run_id)
     ddb.create_table(
-        TableName=hand_made, Tags=scratch_tags("payments", first.run_id), BillingMode="PAY_PER_REQUEST", **KEYS
+        TableName=hand_made, Tags=scratch_tags("payments", first.nightly.run_id), BillingMode="PAY_PER_REQUEST", **KEYS
     )
     ddb.put_item(TableName=hand_made, Item={"pk": {"S": "someone's data"}})
     before = source_and_backups(aws, TABLE)

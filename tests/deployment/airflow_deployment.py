@@ -39,6 +39,7 @@ AIRFLOW_CONSTRAINTS = ROOT / "deploy" / "airflow" / "constraints-3.3.2-python3.1
 DEFAULT_WHEELHOUSE = ROOT / ".wheelhouse"
 WHEELHOUSE_MARKER = ".complete"
 DAG_ID = "dynamodb_restore_drill"
+TABLE_DAG_ID = "dynamodb_restore_drill_table"  # one table's drill, a run of its own that DAG_ID's run starts
 ADMIN = "admin"
 # Only these of the caller's variables reach the deployment: the test process's own AIRFLOW_* do not.
 _KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
@@ -260,26 +261,26 @@ class Deployment:
             text = response.read().decode()
             return json.loads(text) if text else None
 
-    def wait_for_dag(self, timeout: float = 180.0) -> dict[str, Any]:
+    def wait_for_dag(self, dag_id: str = DAG_ID, timeout: float = 180.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                return self.api("GET", f"/dags/{DAG_ID}")
+                return self.api("GET", f"/dags/{dag_id}")
             except urllib.error.HTTPError as error:
                 if error.code != 404:
                     raise
             time.sleep(2)
-        raise TimeoutError(f"the dag-processor did not register {DAG_ID}\n{self.log_tails()}")
+        raise TimeoutError(f"the dag-processor did not register {dag_id}\n{self.log_tails()}")
 
     def trigger(self, conf: dict[str, Any]) -> str:
         run = self.api("POST", f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
         return run["dag_run_id"]
 
-    def runs(self) -> list[dict[str, Any]]:
-        return self.api("GET", f"/dags/{DAG_ID}/dagRuns?limit=50")["dag_runs"]
+    def runs(self, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns?limit=50")["dag_runs"]
 
     def wait_for_runs(self, count: int, timeout: float) -> list[dict[str, Any]]:
-        """Wait until ``count`` runs exist and every one has finished; return them."""
+        """Wait until ``count`` runs of DAG_ID exist and every one has finished; return them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if dead := self.not_running():
@@ -290,10 +291,10 @@ class Deployment:
             time.sleep(3)
         raise TimeoutError(f"runs unfinished after {timeout} s: {self.runs()}\n{self.log_tails()}")
 
-    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
-        return self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
 
-    def task_log(self, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
-        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?map_index={map_index}"
+    def task_log(self, run_id: str, task_id: str, map_index: int, try_number: int, dag_id: str = DAG_ID) -> str:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?map_index={map_index}"
         content = self.api("GET", path)["content"]
         return "\n".join(json.dumps(line) if not isinstance(line, str) else line for line in content)

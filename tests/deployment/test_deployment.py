@@ -4,13 +4,15 @@ One deployment, one test (it takes minutes): every check below reads what that d
 is reported as a subtest of its own. A single test item keeps pytest-xdist from starting a second
 deployment on another worker (its `xdist_group` grouping does not work with pytest 9).
 api-server, scheduler, dag-processor, triggerer and two Celery workers, the project's moto
-emulator seeded by ``demo.seed``, and four runs through the REST API with a JWT:
+emulator seeded by ``demo.seed``, and four runs of the nightly DAG through the REST API with a JWT,
+each starting one run of the table DAG per table and waiting for it in the triggerer:
 
 - unpausing the DAG: the nightly run of the drill plan, ``app-users`` from its JSON backups and
   ``orders`` from a native backup, whose server-side restore defers to the triggerer;
 - the original Lambda function's conf (``table_name``, ``backup_bucket``, ``backup_file``, ``batch_size``);
-- a split ``s3_export`` restore of ``app-users`` over four restore tasks, which must have run on both
-  workers, as the task instances' hostnames show.
+- a split ``s3_export`` restore of ``app-users`` over two restore tasks, which must have run on both
+  workers, as the task instances' hostnames show;
+- a table with no backup, whose failed drill fails its table run and so the nightly run.
 
 Where PostgreSQL, Redis or the offline wheelhouse cannot be had it skips and says why; under CI
 (``CI=true``) it fails instead, so CI always runs it.
@@ -44,6 +46,7 @@ from tests.deployment.airflow_deployment import (
     AIRFLOW_CONSTRAINTS,
     DAG_ID,
     ROOT,
+    TABLE_DAG_ID,
     WHEELHOUSE_MARKER,
     Deployment,
     build_wheel,
@@ -67,13 +70,15 @@ tables:
   {NATIVE_BACKUP_TABLE}:
     backup_source: native_backup
 """
-# Two restore tasks per table (DR_DRILL_RESTORE_TASKS), one per worker: the split deals the export's
-# four data files to both.
+# Two restore tasks (the conf's restore_tasks), one per worker: the split deals the export's four
+# data files to both.
 RESTORE_TASKS = len(TEST_WORKERS)
 SPLIT_CONF = {"table_name": "app-users", "backup_source": "s3_export", "export_prefix": EXPORT_PREFIX}
 SPLIT_CONF["restore_tasks"] = RESTORE_TASKS
 SPLIT_CONF["batch_size"] = 1  # one item a request: each share's 1,000 writes take seconds
 TABLES = {"app-users": 2000, NATIVE_BACKUP_TABLE: 300}  # items; small, the figures are not the point here
+# A table the emulator has no backup of: its drill fails at locate.
+MISSING_TABLE = "no-backup-table"
 RUN_TIMEOUT_SECONDS = 600
 
 
@@ -99,7 +104,8 @@ class DeployedDrills:
     deployment: Deployment
     emulator: Emulator
     seeded: SeededDeployment
-    runs: dict[str, dict[str, Any]]  # "nightly", "lambda", "split" -> the run as the API shows it
+    runs: dict[str, dict[str, Any]]  # "nightly", "lambda", "split", "missing" -> the run as the API shows it
+    table_runs: dict[str, dict[str, dict[str, Any]]]  # the same names -> table -> the table run it started
     plugins_cli: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -120,9 +126,12 @@ def _wait_for_scheduled_run(deployment: Deployment, timeout: float = 120.0) -> s
 
 
 def _run_drills(deployment: Deployment, emulator: Emulator, timings: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Start the four nightly runs and wait for them; their table runs are over once they are."""
     started = time.monotonic()
     dag = deployment.wait_for_dag()
     assert dag["is_paused"] is True, "a newly deployed drill DAG must start paused"
+    # The table DAG never runs on its own, so it starts unpaused: unpausing one DAG is enough.
+    assert deployment.wait_for_dag(TABLE_DAG_ID)["is_paused"] is False, f"{TABLE_DAG_ID} must start unpaused"
     deployment.api("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
     run_ids = {"nightly": _wait_for_scheduled_run(deployment)}
     lambda_conf = {
@@ -133,9 +142,22 @@ def _run_drills(deployment: Deployment, emulator: Emulator, timings: dict[str, f
     }
     run_ids["lambda"] = deployment.trigger(lambda_conf)
     run_ids["split"] = deployment.trigger(SPLIT_CONF)
+    run_ids["missing"] = deployment.trigger({"table_name": MISSING_TABLE})
     finished = {run["dag_run_id"]: run for run in deployment.wait_for_runs(len(run_ids), RUN_TIMEOUT_SECONDS)}
     timings["runs_seconds"] = round(time.monotonic() - started, 1)
     return {name: finished[run_id] for name, run_id in run_ids.items()}
+
+
+def _table_runs(deployment: Deployment, runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The table runs each nightly run started, found by the run ids its ``drill`` tasks gave them."""
+    started = {run["dag_run_id"]: run for run in deployment.runs(TABLE_DAG_ID)}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, run in runs.items():
+        suffix = f"__{run['dag_run_id']}"
+        found[name] = {
+            run_id.removesuffix(suffix): table_run for run_id, table_run in started.items() if run_id.endswith(suffix)
+        }
+    return found
 
 
 @pytest.fixture
@@ -173,7 +195,6 @@ def deployed() -> Iterator[DeployedDrills]:
                 "EVIDENCE_BUCKET": EVIDENCE_BUCKET,
                 "SUCCESS_TOPIC_ARN": account.success_topic_arn,
                 "FAILURE_TOPIC_ARN": account.failure_topic_arn,
-                "DR_DRILL_RESTORE_TASKS": str(RESTORE_TASKS),
                 # What signs and proves the drill's scratch tables: this deployment's own.
                 "DR_DRILL_OWNERSHIP_SECRET": secrets.token_hex(32),
             },
@@ -189,7 +210,8 @@ def deployed() -> Iterator[DeployedDrills]:
         deployment.wait_until_healthy()
         timings["start_seconds"] = round(time.monotonic() - clock, 1)
         runs = _run_drills(deployment, emulator, timings)
-        yield DeployedDrills(deployment, emulator, seeded, runs, plugins_cli, timings)
+        table_runs = _table_runs(deployment, runs)
+        yield DeployedDrills(deployment, emulator, seeded, runs, table_runs, plugins_cli, timings)
     finally:
         if deployment is not None:
             deployment.stop()
@@ -216,6 +238,14 @@ def _run_records(drills: DeployedDrills, run: str) -> list[dict[str, Any]]:
     return [record for record in _records(drills) if record["run_id"] == run_id]
 
 
+def _table_task_instances(drills: DeployedDrills, run: str, table: str) -> list[dict[str, Any]]:
+    return drills.deployment.task_instances(drills.table_runs[run][table]["dag_run_id"], TABLE_DAG_ID)
+
+
+def _passing_runs(drills: DeployedDrills) -> list[str]:
+    return [name for name in drills.runs if name != "missing"]
+
+
 def _the_wheel_registers_its_plugin_with_an_empty_plugins_folder(deployed):
     assert list(deployed.deployment.plugins_folder.iterdir()) == []
     assert [plugin["name"] for plugin in deployed.plugins_cli] == [PLUGIN_NAME]
@@ -226,6 +256,12 @@ def _the_wheel_registers_its_plugin_with_an_empty_plugins_folder(deployed):
 
 def _unpausing_runs_the_nightly_plan_for_several_tables_at_once(deployed):
     assert deployed.runs["nightly"]["state"] == "success"
+    table_runs = deployed.table_runs["nightly"]
+    assert {table: run["state"] for table, run in table_runs.items()} == {
+        "app-users": "success",
+        NATIVE_BACKUP_TABLE: "success",
+    }
+    assert {run["conf"]["spec"]["table_name"] for run in table_runs.values()} == set(table_runs)
     records = _run_records(deployed, "nightly")
     assert {record["table_name"]: record["status"] for record in records} == {
         "app-users": "passed",
@@ -237,20 +273,60 @@ def _unpausing_runs_the_nightly_plan_for_several_tables_at_once(deployed):
     assert native["validation"]["restored_items"] == TABLES[NATIVE_BACKUP_TABLE]
 
 
+def _deferred(deployed, run_id: str, ti: dict[str, Any], dag_id: str) -> bool:
+    text = deployed.deployment.task_log(run_id, ti["task_id"], ti["map_index"], ti["try_number"], dag_id)
+    return "Pausing task as DEFERRED" in text
+
+
+def _each_nightly_drill_task_started_one_table_run_and_waited_for_it_in_the_triggerer(deployed):
+    for name, run in deployed.runs.items():
+        drills = [ti for ti in deployed.deployment.task_instances(run["dag_run_id"]) if ti["task_id"] == "drill"]
+        # One per table, labelled by its table rather than its map index.
+        assert sorted(ti["rendered_map_index"] for ti in drills) == sorted(deployed.table_runs[name]), name
+        expected = "failed" if name == "missing" else "success"
+        assert {ti["state"] for ti in drills} == {expected}, name
+        assert all(_deferred(deployed, run["dag_run_id"], ti, DAG_ID) for ti in drills), name
+
+
 def _the_native_backup_restore_deferred_to_the_triggerer_and_resumed(deployed):
-    run_id = deployed.runs["nightly"]["dag_run_id"]
-    parts = [ti for ti in deployed.deployment.task_instances(run_id) if ti["task_id"] == "drill.restore_part_1"]
-    logs = {
-        ti["map_index"]: deployed.deployment.task_log(run_id, ti["task_id"], ti["map_index"], ti["try_number"])
-        for ti in parts
-    }
-    deferred = [index for index, text in logs.items() if "Pausing task as DEFERRED" in text]
-    assert len(deferred) == 1, {index: text[-2000:] for index, text in logs.items()}
-    assert all(ti["state"] == "success" for ti in parts)
+    run_id = deployed.table_runs["nightly"][NATIVE_BACKUP_TABLE]["dag_run_id"]
+    parts = [
+        ti for ti in _table_task_instances(deployed, "nightly", NATIVE_BACKUP_TABLE) if ti["task_id"] == "restore_part"
+    ]
+    assert [ti["state"] for ti in parts] == ["success"]  # a server-side restore is one share
+    assert _deferred(deployed, run_id, parts[0], TABLE_DAG_ID), "the server-side restore did not defer"
+    json_parts = [
+        ti for ti in _table_task_instances(deployed, "nightly", "app-users") if ti["task_id"] == "restore_part"
+    ]
+    assert [ti["state"] for ti in json_parts] == ["success"]
+    assert not _deferred(
+        deployed, deployed.table_runs["nightly"]["app-users"]["dag_run_id"], json_parts[0], TABLE_DAG_ID
+    )
+
+
+def _no_task_of_a_passing_drill_was_skipped(deployed):
+    for name in _passing_runs(deployed):
+        nightly = deployed.deployment.task_instances(deployed.runs[name]["dag_run_id"])
+        tables = [ti for table in deployed.table_runs[name] for ti in _table_task_instances(deployed, name, table)]
+        states = {(ti["dag_id"], ti["task_id"], ti["map_index"]): ti["state"] for ti in nightly + tables}
+        assert {key: state for key, state in states.items() if state != "success"} == {}, name
+
+
+def _a_table_without_a_backup_fails_its_table_run_and_the_nightly_run(deployed):
+    assert deployed.runs["missing"]["state"] == "failed"
+    [table_run] = deployed.table_runs["missing"].values()
+    assert table_run["state"] == "failed" and table_run["conf"]["spec"]["table_name"] == MISSING_TABLE
+    states = {ti["task_id"]: ti["state"] for ti in _table_task_instances(deployed, "missing", MISSING_TABLE)}
+    assert states["locate"] == "failed" and states["verdict"] == "failed"
+    assert states["record"] == "success"  # the failure is on record
+    [record] = _run_records(deployed, "missing")
+    assert record["table_name"] == MISSING_TABLE and record["status"] == "failed"
+    assert record["failure"]["step"] == "locate"
 
 
 def _the_original_lambda_conf_drills_the_backup_file_it_names(deployed):
     assert deployed.runs["lambda"]["state"] == "success"
+    assert {table: run["state"] for table, run in deployed.table_runs["lambda"].items()} == {"app-users": "success"}
     [record] = _run_records(deployed, "lambda")
     assert record["table_name"] == "app-users" and record["status"] == "passed"
     conf = deployed.runs["lambda"]["conf"]
@@ -259,14 +335,14 @@ def _the_original_lambda_conf_drills_the_backup_file_it_names(deployed):
 
 
 def _a_split_s3_export_restore_ran_its_parts_on_both_workers(deployed):
-    run = deployed.runs["split"]
-    assert run["state"] == "success"
-    parts = [
-        ti
-        for ti in deployed.deployment.task_instances(run["dag_run_id"])
-        if ti["task_id"].startswith("drill.restore_part_")
+    assert deployed.runs["split"]["state"] == "success"
+    assert deployed.table_runs["split"]["app-users"]["state"] == "success"
+    parts = [ti for ti in _table_task_instances(deployed, "split", "app-users") if ti["task_id"] == "restore_part"]
+    assert sorted(ti["map_index"] for ti in parts) == list(range(RESTORE_TASKS))
+    assert {ti["state"] for ti in parts} == {"success"}
+    assert sorted(ti["rendered_map_index"] for ti in parts) == [
+        f"part {n} of {RESTORE_TASKS}" for n in range(1, RESTORE_TASKS + 1)
     ]
-    assert {ti["state"] for ti in parts} == {"success"} and len(parts) == RESTORE_TASKS
     assert {ti["hostname"] for ti in parts} == set(TEST_WORKERS)
     [record] = _run_records(deployed, "split")
     assert record["status"] == "passed" and record["backup"]["source"] == "s3_export"
@@ -278,7 +354,12 @@ def _a_split_s3_export_restore_ran_its_parts_on_both_workers(deployed):
 
 def _every_drill_left_chained_evidence_and_one_notification(deployed):
     records = _records(deployed)
-    assert len(records) == 4 and {record["status"] for record in records} == {"passed"}
+    passed = [record for record in records if record["table_name"] != MISSING_TABLE]
+    assert len(passed) == 4 and {record["status"] for record in passed} == {"passed"}
+    for record in records:  # each links the table run it records
+        name = next(name for name, run in deployed.runs.items() if run["dag_run_id"] == record["run_id"])
+        table_run = deployed.table_runs[name][record["table_name"]]
+        assert (record["run"]["table_dag_id"], record["run"]["table_run_id"]) == (TABLE_DAG_ID, table_run["dag_run_id"])
     # The installed wheel's own command line walks the chains in the evidence bucket.
     chains = subprocess.run(
         [
@@ -310,7 +391,11 @@ def _every_drill_left_chained_evidence_and_one_notification(deployed):
     notifications = receive_notifications(sqs, deployed.seeded.account.queue_url)
     evidence = sorted(json.loads(envelope["Message"])["evidence_uri"] for envelope in notifications)
     assert evidence == sorted(record["_uri"] for record in records)
-    assert {json.loads(envelope["Message"])["status"] for envelope in notifications} == {"passed"}
+    statuses = {
+        json.loads(envelope["Message"])["evidence_uri"]: json.loads(envelope["Message"])["status"]
+        for envelope in notifications
+    }
+    assert statuses == {record["_uri"]: record["status"] for record in records}
 
 
 def _the_installed_wheel_validates_a_record_and_renders_its_report(deployed):
@@ -361,9 +446,12 @@ def _the_deployment_used_airflows_constraints_for_3_3(deployed):
 CHECKS = [
     _the_wheel_registers_its_plugin_with_an_empty_plugins_folder,
     _unpausing_runs_the_nightly_plan_for_several_tables_at_once,
+    _each_nightly_drill_task_started_one_table_run_and_waited_for_it_in_the_triggerer,
     _the_native_backup_restore_deferred_to_the_triggerer_and_resumed,
     _the_original_lambda_conf_drills_the_backup_file_it_names,
     _a_split_s3_export_restore_ran_its_parts_on_both_workers,
+    _no_task_of_a_passing_drill_was_skipped,
+    _a_table_without_a_backup_fails_its_table_run_and_the_nightly_run,
     _every_drill_left_chained_evidence_and_one_notification,
     _the_installed_wheel_validates_a_record_and_renders_its_report,
     _the_deployment_used_airflows_constraints_for_3_3,

@@ -152,6 +152,12 @@ def leaks_in_xcom(database: Path) -> list[Leak]:
     return found
 
 
+def xcom_runs(database: Path) -> set[tuple[str, str]]:
+    """The DAG runs (dag_id, run_id) that have XComs in the metadata database: whose XComs the search reads."""
+    with sqlite3.connect(database) as connection:
+        return set(connection.execute("SELECT DISTINCT dag_id, run_id FROM xcom").fetchall())
+
+
 def leaks_in_evidence_bucket(s3: Any, bucket: str) -> list[Leak]:
     """Every version of every object in the evidence bucket: records and HTML reports."""
     found = []

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from demo.run_demo import BACKUP_BUCKET
+from tests.drills import NightlyDrill
 from tests.faults.canary import EVIDENCE_BUCKET, TABLE, CanaryAccount, seed_canary_account
+from tests.faults.outcome import DAG_ID, TABLE_DAG_ID
 from tests.faults.proxy import FaultProxy
 
 ITEMS = 400  # 16 batches of 25: enough for mid-restore triggers, small enough for a quick matrix
@@ -32,15 +34,20 @@ def drilled_through(proxy, monkeypatch) -> FaultProxy:
 
 
 @pytest.fixture(scope="module")
-def fault_dag(airflow_db):
-    """The DAG as the DagBag parses it, with the whole-task retry delay cut to ``TASK_RETRY_DELAY``."""
+def fault_dag(airflow_db) -> NightlyDrill:
+    """Both DAGs as the DagBag parses them, with the whole-task retry delay cut to ``TASK_RETRY_DELAY``.
+
+    Its ``test()`` runs the nightly run, then the table run it asked for (tests.drills.NightlyDrill).
+    """
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag().get_dag("dynamodb_restore_drill")
-    for task in dag.tasks:
-        if task.retries:
-            task.retry_delay = TASK_RETRY_DELAY
-    return dag
+    bag = DagBag()
+    drill = NightlyDrill(bag.get_dag(DAG_ID), bag.get_dag(TABLE_DAG_ID))
+    for dag in (drill.dag, drill.table_dag):
+        for task in dag.tasks:
+            if task.retries:
+                task.retry_delay = TASK_RETRY_DELAY
+    return drill
 
 
 @pytest.fixture

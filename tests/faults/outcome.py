@@ -15,6 +15,7 @@ from demo.run_demo import BACKUP_BUCKET, ROOT
 from demo.sample_data import receive_notifications
 from dr_drill.core.evidence.record import EVIDENCE_FOLDER, validate_evidence
 from dr_drill.evidence import main as evidence_cli
+from tests.drills import DrillRuns, NightlyDrill, drill_requests
 from tests.faults.canary import (
     EVIDENCE_BUCKET,
     TABLE,
@@ -29,6 +30,7 @@ from tests.faults.proxy import FaultProxy
 from tests.snapshots import table_items
 
 DAG_ID = "dynamodb_restore_drill"
+TABLE_DAG_ID = "dynamodb_restore_drill_table"
 
 
 def untouched(aws: Any) -> dict[str, Any]:
@@ -46,22 +48,42 @@ def scratch_tables(aws: Any) -> list[str]:
     return [name for name in aws.client("dynamodb").list_tables()["TableNames"] if name.startswith("drill-")]
 
 
-def task_tries(run_id: str) -> dict[str, tuple[str, int]]:
-    """Each task instance of the run, as Airflow recorded it: (state, try number)."""
+def task_tries(dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
+    """Each task instance of the run, as Airflow recorded it: (state, try number); a mapped one's as ``task[i]``."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         rows = session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
         ).all()
-        return {row.task_id: (getattr(row.state, "value", row.state), row.try_number) for row in rows}
+        return {
+            row.task_id + (f"[{row.map_index}]" if row.map_index >= 0 else ""): (
+                getattr(row.state, "value", row.state),
+                row.try_number,
+            )
+            for row in rows
+        }
 
 
-def retried_tasks(run_id: str) -> dict[str, int]:
-    """The tasks Airflow ran more than once (a whole-task retry): the last resort, not the way faults are met."""
-    return {task: tries for task, (_, tries) in task_tries(run_id).items() if tries > 1}
+def dag_runs(runs: DrillRuns) -> list[tuple[str, Any]]:
+    """The nightly run (named ``""``) and each table run (named by its table) of one drill."""
+    return [("", runs.nightly), *runs.tables.items()]
+
+
+def retried_tasks(runs: DrillRuns) -> dict[str, int]:
+    """The tasks Airflow ran more than once (a whole-task retry): the last resort, not the way faults are met.
+
+    Those of the nightly run by task id, those of the table runs as ``<table>/<task id>``.
+    """
+    assert runs.tables, "the nightly run started no table run: its tries alone prove nothing"
+    retried = {}
+    for name, run in dag_runs(runs):
+        tries = task_tries(run.dag_id, run.run_id)
+        assert tries, f"no task instance of {run.dag_id} {run.run_id} in Airflow's records"
+        retried.update({f"{name}/{task}" if name else task: n for task, (_, n) in tries.items() if n > 1})
+    return retried
 
 
 @dataclass(frozen=True)
@@ -179,7 +201,18 @@ def chain_intact(aws: Any) -> bool:
 # --- a run in its own process, to be killed -----------------------------------------------------
 
 
-def start_dags_test(conf: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
+def start_table_drill(drill: NightlyDrill, conf: dict[str, Any], log_path: Path) -> tuple[Any, subprocess.Popen[bytes]]:
+    """The nightly run here, then the one table run it asks for under ``airflow dags test`` in a process of its own.
+
+    The nightly run's ``drill`` task is marked done (as ``NightlyDrill`` does); it would be
+    waiting in the triggerer while the table run's tasks run. Returns the nightly run and the process.
+    """
+    nightly = drill.dag.test(run_conf=conf, mark_success_pattern=r"drill")
+    [request] = drill_requests(nightly)
+    return nightly, start_dags_test(TABLE_DAG_ID, request["conf"], log_path)
+
+
+def start_dags_test(dag_id: str, conf: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
     """``airflow dags test`` in a process of its own: its tasks run in it, so killing it kills the task."""
     airflow = str(Path(sys.executable).with_name("airflow"))
     env = {
@@ -188,7 +221,7 @@ def start_dags_test(conf: dict[str, Any], log_path: Path) -> subprocess.Popen[by
     }
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            [airflow, "dags", "test", DAG_ID, "-c", json.dumps(conf)], env=env, stdout=log, stderr=subprocess.STDOUT
+            [airflow, "dags", "test", dag_id, "-c", json.dumps(conf)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
 
@@ -198,25 +231,37 @@ def kill(process: subprocess.Popen[bytes]) -> None:
         os.kill(process.pid, signal.SIGKILL)
 
 
-def mark_killed_run_over(run_id: str) -> None:
-    """What the scheduler records once the killed task's heartbeat times out and the run ends: failed."""
+def mark_killed_run_over(table_run_id: str, nightly_run_id: str) -> None:
+    """What Airflow records once the killed task's heartbeat times out: the table run failed, and so the nightly run.
+
+    The scheduler fails the killed task and the table run; the nightly run's ``drill`` task,
+    waiting for that run in the triggerer, then fails, and with it the nightly run.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState, TaskInstanceState
     from sqlalchemy import select
 
+    finished = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED)
     with create_session() as session:
         for ti in session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)
+            select(TaskInstance).where(TaskInstance.dag_id == TABLE_DAG_ID, TaskInstance.run_id == table_run_id)
         ):
-            if ti.state not in (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED):
+            if ti.state not in finished:
                 ti.state = TaskInstanceState.FAILED
-        run = session.scalars(select(DagRun).where(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id)).one()
-        run.state = DagRunState.FAILED
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == nightly_run_id, TaskInstance.task_id == "drill"
+            )
+        ):
+            ti.state = TaskInstanceState.FAILED  # the one table run it waited for failed
+        for dag_id, run_id in ((TABLE_DAG_ID, table_run_id), (DAG_ID, nightly_run_id)):
+            run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+            run.state = DagRunState.FAILED
 
 
-def running_run_ids() -> list[str]:
+def running_run_ids(dag_id: str) -> list[str]:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
@@ -224,11 +269,13 @@ def running_run_ids() -> list[str]:
 
     with create_session() as session:
         return list(
-            session.scalars(select(DagRun.run_id).where(DagRun.dag_id == DAG_ID, DagRun.state == DagRunState.RUNNING))
+            session.scalars(select(DagRun.run_id).where(DagRun.dag_id == dag_id, DagRun.state == DagRunState.RUNNING))
         )
 
 
-def figures(case: str, runs: list[Any], proxy: FaultProxy, observed: Observed, leaks: list[Leak], left: list[str]):
+def figures(
+    case: str, runs: list[DrillRuns], proxy: FaultProxy, observed: Observed, leaks: list[Leak], left: list[str]
+):
     """What a case recorded, beside what the proxy injected: the fault matrix's row, for the issue's closing note."""
     records = [
         {
@@ -255,7 +302,13 @@ def figures(case: str, runs: list[Any], proxy: FaultProxy, observed: Observed, l
     return {
         "case": case,
         "runs": [
-            {"state": getattr(run.state, "value", run.state), "retried_tasks": retried_tasks(run.run_id)}
+            {
+                "state": getattr(run.state, "value", run.state),
+                "run_states": {
+                    name or "nightly": getattr(one.state, "value", one.state) for name, one in dag_runs(run)
+                },
+                "retried_tasks": retried_tasks(run),
+            }
             for run in runs
         ],
         "injected": {

@@ -1,14 +1,16 @@
 """The fault matrix: whole-DAG drills through the fault proxy, one case per fault, each ending in its true outcome.
 
-Every case runs ``dag.test()`` with every AWS call going through ``tests/faults/proxy.py`` and
-a canary in every item attribute, then checks what a user and an auditor would see: the run's
-state; exactly one schema-valid record per drill, stored once (one version), with the true
-status and failing step; one notification per drill, on the right topic, sent after the
-record and naming its storage; metrics published once per drill; the counters equal to what
-the proxy injected (botocore's own retries included); no whole-task retry where the fault is
-transient; the source table and backups unchanged; no scratch table left once a run has
-swept; and the canary nowhere (task logs, tracebacks, output, XCom, SNS, metrics, evidence,
-reports). The expected outcomes are those issue 11 asks for, whatever the code does today.
+Every case runs the nightly DAG and the table run it asks for under ``dag.test()``
+(``tests.drills.NightlyDrill``) with every AWS call going through ``tests/faults/proxy.py`` and
+a canary in every item attribute, then checks what a user and an auditor would see: the runs'
+state (failed when either failed); exactly one schema-valid record per drill, stored once (one
+version), with the true status and failing step; one notification per drill, on the right
+topic, sent after the record and naming its storage; metrics published once per drill; the
+counters equal to what the proxy injected (botocore's own retries included); no whole-task
+retry, in the nightly run or the table run, where the fault is transient; the source table and
+backups unchanged; no scratch table left once a run has swept; and the canary nowhere (task
+logs, tracebacks, output, XCom of both runs, SNS, metrics, evidence, reports). The expected
+outcomes are those issue 11 asks for, whatever the code does today.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from typing import Any
 import pytest
 
 from demo.run_demo import BACKUP_BUCKET
-from tests.faults.canary import CANARY, EVIDENCE_BUCKET, TABLE, CanaryAccount, put_unparsable_backups
+from tests.drills import DrillRuns, NightlyDrill
+from tests.faults.canary import CANARY, EVIDENCE_BUCKET, TABLE, CanaryAccount, put_unparsable_backups, xcom_runs
 from tests.faults.conftest import ITEMS
 from tests.faults.outcome import (
+    TABLE_DAG_ID,
     Observed,
     Truth,
     canary_leaks,
     chain_intact,
     check_truth,
+    dag_runs,
     figures,
     kill,
     mark_killed_run_over,
@@ -38,7 +43,7 @@ from tests.faults.outcome import (
     retried_tasks,
     running_run_ids,
     scratch_tables,
-    start_dags_test,
+    start_table_drill,
     untouched,
 )
 from tests.faults.proxy import FaultProxy, Rule, throttling
@@ -65,23 +70,25 @@ OUTAGE_SECONDS = 20.0
 class Case:
     """One row of the matrix: its runs through the proxy, and the checks every row ends with."""
 
-    dag: Any
+    dag: NightlyDrill
     aws: Any
     proxy: FaultProxy
     account: CanaryAccount
     airflow_home: Path
     capfd: Any
     caplog: Any
-    runs: list[Any] = field(default_factory=list)
+    runs: list[DrillRuns] = field(default_factory=list)
     before: dict[str, Any] | None = None
 
-    def drill(self) -> Any:
-        """One whole-DAG run for the canary table (what the source and backups were is taken before the first)."""
+    def drill(self) -> DrillRuns:
+        """One nightly run for the canary table and its table run (source and backups are taken before the first)."""
         if self.before is None:
             self.before = untouched(self.aws)
-        run = self.dag.test(run_conf={"table_name": TABLE})
-        self.runs.append(run)
-        return run
+        runs = self.dag.test(run_conf={"table_name": TABLE})
+        # Every check below is of what the table run did: it must have run.
+        assert list(runs.tables) == [TABLE], f"the nightly run ({runs.nightly.state}) asked for {list(runs.tables)}"
+        self.runs.append(runs)
+        return runs
 
     def finish(self, truths: list[Truth], *extra_logs: Path) -> Observed:
         """Check the truths, the untouched source and backups, the chain and the canary; return what was seen."""
@@ -95,7 +102,17 @@ class Case:
         if seen.records:
             assert chain_intact(self.aws), "verify-chain does not find the chain intact"
         assert untouched(self.aws) == self.before, "the source table or a backup changed"
-        assert "Verifying s3://" in task_logs, "the task logs were not captured: the search would prove nothing"
+        assert "Verifying s3://" in task_logs, (
+            "the table runs' task logs were not captured: the search would prove nothing"
+        )
+        searched = xcom_runs(self.airflow_home / "airflow.db")
+        unsearched = [
+            (run.dag_id, run.run_id)
+            for runs in self.runs
+            for _, run in dag_runs(runs)
+            if (run.dag_id, run.run_id) not in searched
+        ]
+        assert not unsearched, f"the XCom search did not see these runs: {unsearched}"
         assert not leaks, "item contents leaked:\n" + "\n".join(map(str, leaks[:10]))
         return seen
 
@@ -127,7 +144,7 @@ def test_throttling_30_percent_of_batch_writes_with_both_codes(case):
     assert set(rule.by_code) == {"ProvisionedThroughputExceededException", "ThrottlingException"}
     assert (restore["throttled_requests"], restore["retries"]) == (rule.injected, rule.injected)
     assert restore["items_restored"] == ITEMS
-    assert retried_tasks(run.run_id) == {}
+    assert retried_tasks(run) == {}
     assert scratch_tables(case.aws) == []
 
 
@@ -140,7 +157,7 @@ def test_server_errors_on_10_percent_of_all_calls(case):
     assert rule.injected > 0
     assert restore["retries"] == rule.by_operation["BatchWriteItem"]
     assert restore["throttled_requests"] == 0
-    assert retried_tasks(run.run_id) == {}
+    assert retried_tasks(run) == {}
     assert scratch_tables(case.aws) == []
 
 
@@ -152,7 +169,7 @@ def test_connection_resets_on_5_percent_of_all_calls(case):
     restore = case.finish([PASSED]).record["restore"]
     assert rule.injected > 0
     assert restore["retries"] == rule.by_operation["BatchWriteItem"]
-    assert retried_tasks(run.run_id) == {}
+    assert retried_tasks(run) == {}
     assert scratch_tables(case.aws) == []
 
 
@@ -167,7 +184,7 @@ def test_half_of_every_batch_left_unprocessed(case):
     assert rule.injected == 4 * BATCHES
     assert (restore["items_restored"], restore["retries"]) == (ITEMS, rule.injected)
     assert seen.record["validation"]["digest_match"] is True
-    assert retried_tasks(run.run_id) == {}
+    assert retried_tasks(run) == {}
     assert scratch_tables(case.aws) == []
 
 
@@ -181,7 +198,7 @@ def test_dynamodb_dead_for_a_while_mid_restore(case):
     seen = case.finish([PASSED])
     restore = seen.record["restore"]
     assert rule.injected > 0 and rule.by_operation["BatchWriteItem"] == rule.injected
-    assert retried_tasks(run.run_id) == {}, "the restore must ride the outage out itself, not by a whole-task retry"
+    assert retried_tasks(run) == {}, "the restore must ride the outage out itself, not by a whole-task retry"
     assert restore["retries"] == rule.injected
     # The writing spanned the outage: every figure agrees with that.
     assert restore["duration_seconds"] >= OUTAGE_SECONDS
@@ -196,7 +213,7 @@ def test_s3_body_cut_off_once(case):
 
     case.finish([PASSED])
     assert rule.injected == 1
-    assert retried_tasks(run.run_id) == {}, "a cut stream is a connection error: read again inside the step"
+    assert retried_tasks(run) == {}, "a cut stream is a connection error: read again inside the step"
     assert scratch_tables(case.aws) == []
 
 
@@ -302,16 +319,21 @@ def test_unparsable_backups_never_print_their_bytes(case):
 def test_task_process_killed_mid_restore_and_the_next_sweep(case, tmp_path):
     case.before = untouched(case.aws)
     log = tmp_path / "killed-dags-test.log"
-    process = start_dags_test({"table_name": TABLE}, log)
+    # The nightly run here; the table run it asks for in a process of its own, killed mid-restore.
+    nightly, process = start_table_drill(case.dag, {"table_name": TABLE}, log)
     case.proxy.on_call("BatchWriteItem", MID_RESTORE, lambda: kill(process))
     try:
         process.wait(timeout=180)
     finally:
         kill(process)
     assert process.returncode == -9, log.read_text()[-3000:]
+    assert "Verifying s3://" in log.read_text(), (
+        "the killed run's task logs are not in its log: the search would miss them"
+    )
     orphans = scratch_tables(case.aws)
-    [killed_run] = running_run_ids()
-    mark_killed_run_over(killed_run)  # as the scheduler does once the task's heartbeat has stopped
+    [killed_run] = running_run_ids(TABLE_DAG_ID)
+    assert (TABLE_DAG_ID, killed_run) in xcom_runs(case.airflow_home / "airflow.db")
+    mark_killed_run_over(killed_run, nightly.run_id)  # as Airflow does once the task's heartbeat has stopped
     case.proxy.clear()
     time.sleep(1)  # the next drill's id must not share the killed one's second
 

@@ -1,9 +1,9 @@
 """One small operator per drill step, on one base: the spec, the AWS connection, failure reporting.
 
-Each step takes the table's drill spec (a dict, templated so that the mapped task group can
-hand it over), reads it once as a ``DrillSpec``, gets its boto3 clients from the Amazon
-provider's hooks (``aws_conn_id``, ``region_name``, ``verify``, ``botocore_config``, as the
-provider's own operators take them), calls the aws adapters and the core, and returns its
+Each step takes the table's drill spec (a dict, templated: the table run's ``spec`` param),
+reads it once as a ``DrillSpec``, gets its boto3 clients from the Amazon provider's hooks
+(``aws_conn_id``, ``region_name``, ``verify``, ``botocore_config``, as the provider's own
+operators take them), calls the aws adapters and the core, and returns its
 contract as JSON for XCom. A step that fails pushes a ``StepFailure`` under ``drill_failure``
 so that the record step can name it; findings about the backup or the restore
 (``DrillError``) fail at once without retries, while other errors (a network blip, say) keep
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException
 from botocore.config import Config
 
 from dr_drill.aws.retries import DEFAULT_RETRY_WINDOW_SECONDS, RetryBudget, botocore_retries
@@ -150,8 +150,6 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
         """Do ``work``; if it fails, push the failure for the record step and fail the task."""
         try:
             return work()
-        except AirflowSkipException:
-            raise  # nothing failed: a part with no share of the restore
         except DrillError as err:
             self._report_failure(context, err.reason, err.details, err)
             raise AirflowFailException(err.reason) from err
@@ -200,7 +198,6 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
             return this_side
         return self.dynamodb_client(connection=self.source_connection())
 
-    def pull(self, context: Context, task_id: str, key: str = "return_value") -> Any:
-        """Return what ``task_id`` of this table's group pushed under ``key`` (None if nothing)."""
-        ti = context["ti"]
-        return ti.xcom_pull(task_ids=task_id, key=key, map_indexes=ti.map_index)
+    def pull(self, context: Context, task_id: str, key: str = "return_value", *, map_index: int = -1) -> Any:
+        """Return what ``task_id`` (instance ``map_index`` of a mapped task) pushed under ``key`` (None if nothing)."""
+        return context["ti"].xcom_pull(task_ids=task_id, key=key, map_indexes=map_index)

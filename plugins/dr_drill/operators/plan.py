@@ -41,19 +41,16 @@ class PlanDrillsOperator(AwsStepMixin, BaseOperator):
     the task fails at once without retries, and the failure topic hears which field is wrong.
 
     :param plan_path: the drill plan used when ``DRILL_PLAN_PATH`` is not set (a missing file is an empty plan).
-    :param restore_task_slots: the restore tasks the DAG has per table (``restore_tasks`` may not exceed it).
     """
 
     def __init__(
         self,
         *,
         plan_path: str | Path,
-        restore_task_slots: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.plan_path = plan_path
-        self.restore_task_slots = restore_task_slots
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         dag_run = context["dag_run"]
@@ -68,7 +65,6 @@ class PlanDrillsOperator(AwsStepMixin, BaseOperator):
                 dag_id=dag_run.dag_id,
                 run_id=dag_run.run_id,
                 started_at=datetime.now(UTC).replace(microsecond=0),
-                restore_task_slots=self.restore_task_slots,
             )
         except InvalidDrillRequest as err:
             self.log.error("Drill request refused: %s", err.reason)

@@ -42,15 +42,28 @@ from dr_drill.ui.links import DrillEvidenceLink, DrillReportLink
 
 
 def run_facts(context: Context, step_tries: dict[str, int | None] | None = None) -> dict[str, Any]:
-    """Return who and what ran the drill, as far as Airflow knows it, and which try of each step finished."""
+    """Return who and what ran the drill, as far as Airflow knows it, and which try of each step finished.
+
+    A table run started by the nightly DAG says who asked (its ``requested`` param); its own
+    run type is then that of the run that asked, and the table run is named beside it.
+    """
     dag_run = context["dag_run"]
     run_type = getattr(dag_run, "run_type", None)
-    return {
+    facts = {
         "try_number": getattr(context["ti"], "try_number", None),
         "run_type": getattr(run_type, "value", run_type),
         "triggering_user": getattr(dag_run, "triggering_user_name", None),
         "step_tries": step_tries or {},
     }
+    requested = (context.get("params") or {}).get("requested")
+    if requested:
+        facts.update(
+            run_type=requested.get("run_type"),
+            triggering_user=requested.get("triggering_user"),
+            table_dag_id=getattr(dag_run, "dag_id", None),
+            table_run_id=getattr(dag_run, "run_id", None),
+        )
+    return facts
 
 
 class RecordDrillOperator(DrillStepOperator):
@@ -70,7 +83,8 @@ class RecordDrillOperator(DrillStepOperator):
 
     :param step_task_ids: task ids of locate, verify, create, restore and validate, by role,
         and optionally ``drop`` (the teardown) for when the scratch table was deleted.
-    :param restore_part_task_ids: the restore tasks of a split restore, whose tries the record lists.
+    :param restore_part_task_id: the mapped restore task, whose instances' tries the record lists.
+    :param restore_plan_task_id: the task that dealt the restore out (how many instances there are).
     """
 
     template_fields: Sequence[str] = ("spec",)
@@ -86,11 +100,17 @@ class RecordDrillOperator(DrillStepOperator):
     }
 
     def __init__(
-        self, *, step_task_ids: dict[str, str], restore_part_task_ids: Sequence[str] = (), **kwargs: Any
+        self,
+        *,
+        step_task_ids: dict[str, str],
+        restore_part_task_id: str | None = None,
+        restore_plan_task_id: str = "plan_restore",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.step_task_ids = step_task_ids
-        self.restore_part_task_ids = restore_part_task_ids
+        self.restore_part_task_id = restore_part_task_id
+        self.restore_plan_task_id = restore_plan_task_id
 
     def _outcome(self, context: Context) -> tuple[dict[str, Any | None], StepFailure | None]:
         """Return each step's result (as XCom holds it) and the first failure, inferred when a task died without one."""
@@ -109,17 +129,28 @@ class RecordDrillOperator(DrillStepOperator):
             return results, failure
         return results, None
 
-    def _step_task_ids(self) -> dict[str, str]:
-        parts = {task_id.rpartition(".")[2]: task_id for task_id in self.restore_part_task_ids}
-        return {**self.step_task_ids, **parts}
+    def _step_tasks(self, context: Context) -> dict[str, tuple[str, int]]:
+        """Each step's task and map index, by role; each restore task's as ``restore_part_<n>``."""
+        tasks = {role: (task_id, -1) for role, task_id in self.step_task_ids.items()}
+        if self.restore_part_task_id:
+            shares = self.pull(context, self.restore_plan_task_id) or []
+            for index, share in enumerate(shares):
+                tasks[f"restore_part_{share['part']}"] = (self.restore_part_task_id, index)
+        return tasks
 
     def _step_tries(self, context: Context) -> dict[str, int | None]:
         """The try of each step's task that the record's figures come from (earlier tries failed)."""
-        return {role: self.pull(context, task_id, TRY_XCOM_KEY) for role, task_id in self._step_task_ids().items()}
+        return {
+            role: self.pull(context, task_id, TRY_XCOM_KEY, map_index=index)
+            for role, (task_id, index) in self._step_tasks(context).items()
+        }
 
     def _s3_requests(self, context: Context) -> dict[str, int] | None:
         """The S3 requests of those tries, by operation, added up; None when no step counted any."""
-        counted = [self.pull(context, task_id, S3_REQUESTS_XCOM_KEY) for task_id in self._step_task_ids().values()]
+        counted = [
+            self.pull(context, task_id, S3_REQUESTS_XCOM_KEY, map_index=index)
+            for task_id, index in self._step_tasks(context).values()
+        ]
         total: dict[str, int] = {}
         for requests in filter(None, counted):
             for operation, count in requests.items():

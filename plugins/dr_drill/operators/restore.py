@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from airflow.sdk import Context
-from airflow.sdk.exceptions import AirflowSkipException
 
 from dr_drill.aws.batch_writer import RestoreStats, restore_items
 from dr_drill.aws.scratch_tables import assert_scratch_table
@@ -24,7 +23,7 @@ from dr_drill.contracts import (
     VerifiedBackup,
 )
 from dr_drill.core.items.digest import BucketedDigest, digesting
-from dr_drill.core.restore.parts import combine_restore_results, progress_line, split_restore
+from dr_drill.core.restore.parts import combine_restore_results, progress_line, restore_shares
 from dr_drill.errors import RestoreIncomplete
 from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 from dr_drill.operators.scratch import SCRATCH_CLAIM_XCOM_KEY
@@ -55,19 +54,19 @@ class RestoreBackupOperator(DrillStepOperator):
     which then defers to the triggerer until DynamoDB has finished, and tags the table.
 
     A large s3_export can be split over several restore tasks (the plan's ``restore_tasks``):
-    task ``part`` (from 1) writes its share of the data files (``split_restore``), and a task
-    with no share is skipped. Unsplit, part 1 restores everything.
+    the task is mapped over the shares ``PlanRestoreOperator`` deals out, and each writes its
+    share of the data files. Unsplit, the one share is the whole backup.
 
     :param located: what the locate step returned.
     :param scratch: what the create-scratch-table step returned.
     :param verified: what the verify step returned (the data files, and the expected total for the log).
     :param workers: concurrent BatchWriteItem calls; default: the plan's ``restore_workers``.
-    :param part: which share of a split restore this task writes, from 1.
+    :param share: which part of the restore this task writes (``restore_shares``); default: all of it.
     :param server_side_timeout: how long to wait for a server-side restore before the drill fails.
     :param check_interval: seconds between two looks at a server-side restore, in the triggerer.
     """
 
-    template_fields: Sequence[str] = ("spec", "located", "scratch", "verified")
+    template_fields: Sequence[str] = ("spec", "located", "scratch", "verified", "share")
     step = Step.RESTORE
     operator_extra_links = (ScratchTableLink(),)
 
@@ -78,7 +77,7 @@ class RestoreBackupOperator(DrillStepOperator):
         scratch: dict[str, Any],
         verified: dict[str, Any] | None = None,
         workers: int | None = None,
-        part: int = 1,
+        share: dict[str, Any] | None = None,
         server_side_timeout: timedelta = DEFAULT_SERVER_SIDE_TIMEOUT,
         check_interval: float = 10.0,
         **kwargs: Any,
@@ -88,7 +87,7 @@ class RestoreBackupOperator(DrillStepOperator):
         self.scratch = scratch
         self.verified = verified
         self.workers = workers
-        self.part = part
+        self.share = share
         self.server_side_timeout = server_side_timeout
         self.check_interval = check_interval
 
@@ -96,15 +95,13 @@ class RestoreBackupOperator(DrillStepOperator):
         scratch = ScratchTable.from_xcom(self.scratch)
         located = LocatedBackup.from_xcom(self.located)
         verified = VerifiedBackup.from_xcom(self.verified) if self.verified else None
-        shares = split_restore(scratch.method, verified, self.drill.restore_tasks)
-        if self.part > len(shares):
-            raise AirflowSkipException(f"Nothing to restore in part {self.part}: the restore has {len(shares)} part(s)")
+        share = self.share or {"part": 1, "of": 1, "data_files": None}
         adapter = self.source_adapter()
         if scratch.method.server_side:
             self._start_and_defer(context, adapter, scratch, located)  # Airflow resumes in execute_complete
         if verified is None:
             raise RestoreIncomplete("the restore did not run: the verify step proved no backup")
-        return self._batch_write(adapter, scratch, located, verified, shares[self.part - 1], len(shares))
+        return self._batch_write(adapter, scratch, located, verified, share)
 
     # Server-side --------------------------------------------------------------------------------
 
@@ -192,8 +189,7 @@ class RestoreBackupOperator(DrillStepOperator):
         scratch: ScratchTable,
         located: LocatedBackup,
         verified: VerifiedBackup,
-        data_files: list[str] | None,
-        part_count: int,
+        share: dict[str, Any],
     ) -> dict[str, Any]:
         spec = self.drill
         workers = self.workers or spec.restore_workers
@@ -204,9 +200,10 @@ class RestoreBackupOperator(DrillStepOperator):
         assert_scratch_table(ddb, scratch.name, prefix=spec.scratch_prefix, run_id=spec.run_id, key=ownership_key())
         key_names = scratch.key_names
         backup_digest = BucketedDigest(key_names)  # every item read, for the validate step's content proof
+        data_files = share["data_files"]
         expected = None if data_files else verified.item_count
         if data_files:
-            self.log.info("Restore part %d of %d: %d data files", self.part, part_count, len(data_files))
+            self.log.info("Restore part %d of %d: %d data files", share["part"], share["of"], len(data_files))
         writes_started_at = now()
         clock = time.monotonic()
 
@@ -238,52 +235,74 @@ class RestoreBackupOperator(DrillStepOperator):
         return _raise_if_incomplete(result)
 
 
+class PlanRestoreOperator(DrillStepOperator):
+    """Deal the restore out: the shares the restore task is mapped over (``restore_shares``), one per task.
+
+    Only a batch-written restore of several data files is split, over at most the plan's
+    ``restore_tasks`` tasks; anything else is one share, the whole backup. No AWS call.
+
+    :param verified: what the verify step returned (the backup's data files).
+    """
+
+    template_fields: Sequence[str] = ("spec", "verified")
+    step = Step.RESTORE
+
+    def __init__(self, *, verified: dict[str, Any] | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verified = verified
+
+    def run(self, context: Context) -> list[dict[str, Any]]:  # type: ignore[override]
+        spec = self.drill
+        method = adapter_class(spec.backup_source).restore_method(spec)
+        verified = VerifiedBackup.from_xcom(self.verified) if self.verified else None
+        shares = restore_shares(method, verified, spec.restore_tasks)
+        self.log.info("Restore by %s in %d task(s)", method, len(shares))
+        return shares
+
+
 class CombineRestoreOperator(DrillStepOperator):
     """Add up the restore tasks' results into the drill's one ``RestoreResult``.
 
     Runs when every restore task is done (``all_done``): a share that failed or did not run
-    fails the restore with that task's reason, so the record names it. It reads nothing of
-    the setup task (Airflow requires ``all_success`` right after a setup): the restore method
-    comes from the source adapter, as the setup's does.
+    fails the restore with that task's reason, so the record names it.
 
     :param located: what the locate step returned.
-    :param verified: what the verify step returned (to know how many parts the restore has).
-    :param part_task_ids: the restore tasks' ids, part 1 first.
+    :param shares: what ``PlanRestoreOperator`` returned (None when it did not run).
+    :param part_task_id: the mapped restore task, one instance per share.
     """
 
-    template_fields: Sequence[str] = ("spec", "located", "verified")
+    template_fields: Sequence[str] = ("spec", "located", "shares")
     step = Step.RESTORE
 
     def __init__(
         self,
         *,
         located: dict[str, Any] | None,
-        part_task_ids: list[str],
-        verified: dict[str, Any] | None = None,
+        shares: list[dict[str, Any]] | None,
+        part_task_id: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.located = located
-        self.verified = verified
-        self.part_task_ids = part_task_ids
+        self.shares = shares
+        self.part_task_id = part_task_id
 
     def run(self, context: Context) -> dict[str, Any]:
-        spec = self.drill
         if not self.located:
             raise RestoreIncomplete("the restore did not run: the locate step found no backup")
-        method = adapter_class(spec.backup_source).restore_method(spec)
-        verified = VerifiedBackup.from_xcom(self.verified) if self.verified else None
-        count = len(split_restore(method, verified, spec.restore_tasks))
+        if not self.shares:
+            raise RestoreIncomplete("the restore did not run: plan_restore planned none (see the verify step)")
         parts = []
-        for task_id in self.part_task_ids[:count]:
-            result = self.pull(context, task_id)
+        for index, share in enumerate(self.shares):
+            result = self.pull(context, self.part_task_id, map_index=index)
             if result is None:
-                pushed = self.pull(context, task_id, FAILURE_XCOM_KEY)
+                pushed = self.pull(context, self.part_task_id, FAILURE_XCOM_KEY, map_index=index)
                 failure = StepFailure.from_xcom(pushed) if pushed else None
                 reason = failure.reason if failure else "did not finish; see its log"
-                raise RestoreIncomplete(f"{task_id}: {reason}", details=failure.details if failure else None)
+                name = f"{self.part_task_id} (part {share['part']} of {share['of']})"
+                raise RestoreIncomplete(f"{name}: {reason}", details=failure.details if failure else None)
             parts.append(RestoreResult.from_xcom(result))
         combined = combine_restore_results(parts)
-        if count > 1:
-            self.log.info("Combined %d restore parts: %d items restored", count, combined.items_restored or 0)
+        if len(parts) > 1:
+            self.log.info("Combined %d restore parts: %d items restored", len(parts), combined.items_restored or 0)
         return _raise_if_incomplete(combined)

@@ -148,8 +148,9 @@ class DropScratchTableOperator(DrillStepOperator):
         self.check_interval = check_interval
 
     def _claim(self, context: Context) -> ScratchClaim | None:
-        claims = [self.pull(context, task_id, SCRATCH_CLAIM_XCOM_KEY) for task_id in self.claim_task_ids]
-        found = [claim for claim in claims if claim]
+        # Every instance's claim, a mapped task's too (the server-side restore is its one instance).
+        claims = context["ti"].xcom_pull(task_ids=self.claim_task_ids, key=SCRATCH_CLAIM_XCOM_KEY)
+        found = [claim for claim in claims or () if claim]
         return ScratchClaim.from_xcom(found[-1]) if found else None
 
     def run(self, context: Context) -> dict[str, Any]:

@@ -47,6 +47,9 @@ def index_entry(record: dict[str, Any]) -> dict[str, Any]:
         "table_name": record["table_name"],
         "dag_id": record.get("dag_id"),
         "run_id": record.get("run_id"),
+        # The table run whose tasks did the drill, when the run above started one.
+        "table_dag_id": (record.get("run") or {}).get("table_dag_id"),
+        "table_run_id": (record.get("run") or {}).get("table_run_id"),
         "backup_source": backup.get("source"),
         "backup_location": backup.get("location"),
         "backup_timestamp": backup.get("backup_timestamp"),

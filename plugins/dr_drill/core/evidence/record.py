@@ -336,6 +336,7 @@ def _run_block(spec: DrillSpec, run: dict[str, Any] | None) -> dict[str, Any]:
         "run_type": run.get("run_type") or _run_type(spec.run_id),
         "triggering_user": run.get("triggering_user"),
         "step_tries": dict(run.get("step_tries") or {}),
+        **{key: run[key] for key in ("table_dag_id", "table_run_id") if run.get(key)},
     }
 
 

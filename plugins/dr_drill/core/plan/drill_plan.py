@@ -192,14 +192,6 @@ def _check_item_bounds(table: str, merged: Mapping[str, Any]) -> None:
         raise InvalidDrillRequest(f"table {table}: min_items {low} is above max_items {high}")
 
 
-def _check_restore_tasks(table: str, merged: Mapping[str, Any], available: int | None) -> None:
-    if available is not None and merged["restore_tasks"] > available:
-        raise InvalidDrillRequest(
-            f"table {table}: restore_tasks {merged['restore_tasks']} is more than the DAG's {available} "
-            "restore tasks (raise DR_DRILL_RESTORE_TASKS where the DAG is parsed)"
-        )
-
-
 def _server_side(merged: Mapping[str, Any]) -> bool:
     source = BackupSource(merged["backup_source"])
     return source not in (BackupSource.S3_JSON, BackupSource.S3_EXPORT) or bool(
@@ -235,13 +227,11 @@ def resolve_drill_specs(
     dag_id: str,
     run_id: str,
     started_at: datetime,
-    restore_task_slots: int | None = None,
 ) -> list[DrillSpec]:
     """Merge built-in defaults < plan defaults < plan table entry < what the trigger asked for, per table.
 
     ``conf`` is the run's conf as posted: by the form (every param, empty ones included), the
     API or the CLI (only some keys); ``dr_drill.core.plan.request.requested`` gives it one meaning.
-    ``restore_task_slots`` is how many restore tasks the DAG has per table (None: unchecked).
 
     :raises InvalidDrillRequest: when the result cannot describe a drill.
     """
@@ -264,7 +254,6 @@ def resolve_drill_specs(
             )
         _check_combinations(table, merged, asked)
         _check_item_bounds(table, merged)
-        _check_restore_tasks(table, merged, restore_task_slots)
         try:
             recovery = recovery_side(table, merged["backup_source"], merged["recovery"])
         except InvalidDrillRequest as err:

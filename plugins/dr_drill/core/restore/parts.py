@@ -39,6 +39,12 @@ def split_restore(method: RestoreMethod, verified: VerifiedBackup | None, restor
     return [files[index::count] for index in range(count)]
 
 
+def restore_shares(method: RestoreMethod, verified: VerifiedBackup | None, restore_tasks: int) -> list[dict]:
+    """Return the restore tasks to map, one per share: ``{"part": n, "of": count, "data_files": files or None}``."""
+    shares = split_restore(method, verified, restore_tasks)
+    return [{"part": part, "of": len(shares), "data_files": files} for part, files in enumerate(shares, start=1)]
+
+
 def combine_restore_results(parts: Sequence[RestoreResult]) -> RestoreResult:
     """Add up the results of a restore split over several tasks into one restore result.
 

@@ -132,7 +132,7 @@ async function showHistory(table) {
     links.append(
       link("report", drillUrl(table, d.drill_id, "report")), " · ",
       link("evidence", drillUrl(table, d.drill_id, "evidence")), " · ",
-      link("Airflow run", `${AIRFLOW}dags/${encodeURIComponent(d.dag_id)}/runs/${encodeURIComponent(d.run_id)}`, true),
+      link("Airflow run", `${AIRFLOW}dags/${encodeURIComponent(d.table_dag_id || d.dag_id)}/runs/${encodeURIComponent(d.table_run_id || d.run_id)}`, true),
     );
     body.append(Object.assign(el("tr"), { className: "drill" }));
     body.lastChild.append(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
+from dr_drill.core.evidence.history import index_entry
 from dr_drill.core.evidence.notification import metric_data, notification_message, validation_rate
 from dr_drill.core.evidence.record import _validation_block, build_evidence, plan_entry, sha256_of, validate_evidence
 from dr_drill.core.items.digest import ContentDigest
@@ -358,6 +359,19 @@ def test_a_record_says_who_ran_what_with_which_plan_entry_and_software():
         "etag": '"abc"',
         "size_bytes": 1234,
     }
+
+
+def test_a_record_of_a_table_run_names_that_run_beside_the_run_that_asked_for_it():
+    table_run = {"table_dag_id": "dynamodb_restore_drill_table", "table_run_id": "app-users__manual__x"}
+    record = complete_drill_record(run={**RUN_CONTEXT, **table_run})
+    validate_evidence(record)
+    assert record["run"] == {**RUN_CONTEXT, **table_run}
+    assert {key: index_entry(record)[key] for key in table_run} == table_run
+    assert (index_entry(record)["dag_id"], index_entry(record)["run_id"]) == (record["dag_id"], record["run_id"])
+
+    alone = complete_drill_record()  # a run that did the drill itself names no other
+    assert not set(table_run) & set(alone["run"])
+    assert (index_entry(alone)["table_dag_id"], index_entry(alone)["table_run_id"]) == (None, None)
 
 
 def test_a_record_keeps_the_scratch_table_life_and_every_check():

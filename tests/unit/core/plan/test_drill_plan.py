@@ -17,7 +17,7 @@ PLAN = {
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
-def _resolve(conf=None, plan=PLAN, settings=SETTINGS, restore_task_slots=None):
+def _resolve(conf=None, plan=PLAN, settings=SETTINGS):
     return resolve_drill_specs(
         plan=plan,
         conf=conf or {},
@@ -25,7 +25,6 @@ def _resolve(conf=None, plan=PLAN, settings=SETTINGS, restore_task_slots=None):
         dag_id="d",
         run_id="scheduled__x",
         started_at=NOW,
-        restore_task_slots=restore_task_slots,
     )
 
 
@@ -146,12 +145,15 @@ def test_bad_restore_keys_are_refused_with_the_field_named(entry, field):
         _resolve(plan={"tables": {"orders": entry}})
 
 
-def test_a_plan_asking_more_restore_tasks_than_the_dag_has_is_refused():
-    plan = {"tables": {"orders": {"backup_source": "s3_export", "restore_tasks": 6}}}
+def test_the_plans_schema_alone_caps_the_restore_tasks():
+    # The restore task is mapped over the shares: no fixed count of tasks in the DAG to fit.
+    def plan(tasks):
+        return {"tables": {"orders": {"backup_source": "s3_export", "restore_tasks": tasks}}}
 
-    with pytest.raises(InvalidDrillRequest, match="restore_tasks 6 is more than the DAG's 4 restore tasks"):
-        _resolve(plan=plan, restore_task_slots=4)
-    assert _resolve(plan=plan, restore_task_slots=8)[0].restore_tasks == 6
+    assert _resolve(plan=plan(6))[0].restore_tasks == 6
+    assert _resolve(plan=plan(32))[0].restore_tasks == 32
+    with pytest.raises(InvalidDrillRequest, match="restore_tasks"):
+        _resolve(plan=plan(33))
 
 
 # --- validation keys ---

@@ -8,7 +8,7 @@ from dr_drill.constants import RestoreMethod
 from dr_drill.contracts import RestoreResult, VerifiedBackup
 from dr_drill.core.items.canonical import to_typed_item
 from dr_drill.core.items.digest import BucketedDigest
-from dr_drill.core.restore.parts import combine_restore_results, progress_line, split_restore
+from dr_drill.core.restore.parts import combine_restore_results, progress_line, restore_shares, split_restore
 
 
 def test_progress_line_gives_done_expected_rate_and_eta():
@@ -38,6 +38,30 @@ def test_a_split_export_deals_every_data_file_to_exactly_one_task():
 )
 def test_what_cannot_be_split_is_restored_whole_by_one_task(method, verified, tasks):
     assert split_restore(RestoreMethod(method), verified, tasks) == [None]
+
+
+def test_the_shares_a_restore_task_is_mapped_over_deal_every_data_file_once():
+    files = [f"data/{n:02d}.json.gz" for n in range(64)]
+
+    shares = restore_shares(RestoreMethod.BATCH_WRITE, VerifiedBackup(data_files=files), 16)
+
+    assert [share["part"] for share in shares] == list(range(1, 17))
+    assert {share["of"] for share in shares} == {16}
+    assert all(len(share["data_files"]) == 4 for share in shares)
+    assert sorted(name for share in shares for name in share["data_files"]) == files
+
+
+@pytest.mark.parametrize(
+    ("method", "verified"),
+    [
+        pytest.param("import_table", VerifiedBackup(data_files=tuple(f"d{n}" for n in range(64))), id="server-side"),
+        pytest.param("restore_from_backup", None, id="native-backup"),
+        pytest.param("batch_write", VerifiedBackup(data_files=("only",)), id="one-data-file"),
+        pytest.param("batch_write", VerifiedBackup(etag="e"), id="json-is-one-object"),
+    ],
+)
+def test_what_cannot_be_split_is_one_share_of_the_whole_backup(method, verified):
+    assert restore_shares(RestoreMethod(method), verified, 16) == [{"part": 1, "of": 1, "data_files": None}]
 
 
 def test_a_restore_in_one_part_is_that_part_unchanged():
