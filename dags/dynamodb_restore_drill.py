@@ -8,8 +8,9 @@ Two DAGs. ``dynamodb_restore_drill`` is the one to schedule and trigger: it read
 against the drill plan, sweeps old scratch tables, and starts one run of
 ``dynamodb_restore_drill_table`` per table, waiting for each in the triggerer; it fails when
 a table's drill failed. A table's run has the drill's steps, with as many restore tasks as
-the backup's data files and the plan's ``restore_tasks`` allow (Airflow cannot map a task
-inside a mapped task group, so a table is a run, not a group).
+the backup's data files and the plan's ``restore_tasks`` allow, and as many content-scan
+tasks as the scratch table's size asks for (Airflow cannot map a task inside a mapped task
+group, so a table is a run, not a group).
 
 Params, schedule and wiring only: no AWS call and no file I/O happen at parse time.
 """
@@ -41,7 +42,7 @@ from dr_drill.operators.scratch import (
     DropScratchTableOperator,
     SweepScratchTablesOperator,
 )
-from dr_drill.operators.validate import ValidateRestoreOperator
+from dr_drill.operators.validate import PlanScanOperator, ScanShareOperator, ValidateRestoreOperator
 
 DAG_ID = "dynamodb_restore_drill"
 TABLE_DAG_ID = "dynamodb_restore_drill_table"
@@ -308,12 +309,13 @@ with DAG(
         part_task_id="restore_part",
         trigger_rule="all_done",
     )
+    proven = {"spec": SPEC, "verified": verify.output, "restored": restore.output, "located": locate.output}
+    scan_plan = PlanScanOperator(task_id="plan_scan", **proven)
+    scans = ScanShareOperator.partial(
+        task_id="scan_part", map_index_template="part {{ task.share.part }} of {{ task.share.of }}", **proven
+    ).expand(share=scan_plan.output)
     validate = ValidateRestoreOperator(
-        task_id="validate",
-        spec=SPEC,
-        verified=verify.output,
-        restored=restore.output,
-        located=locate.output,
+        task_id="validate", shares=scan_plan.output, scan_task_id="scan_part", trigger_rule="all_done", **proven
     )
     drop = DropScratchTableOperator(
         task_id="drop_scratch_table", spec=SPEC, claim_task_ids=[create.task_id, "restore_part"]
@@ -329,11 +331,11 @@ with DAG(
             "validate": validate.task_id,
             "drop": drop.task_id,
         },
-        restore_part_task_id="restore_part",
+        mapped_steps={"restore_part": shares.task_id, "scan_part": scan_plan.task_id},
         trigger_rule="all_done",
     )
     verdict = DrillVerdictOperator(task_id="verdict", outcome=record.output, retries=0)
     verify >> create
     parts >> restore
-    validate >> drop >> record >> verdict
+    scans >> validate >> drop >> record >> verdict
     drop.as_teardown(setups=create)

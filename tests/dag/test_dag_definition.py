@@ -43,6 +43,8 @@ def test_each_table_runs_the_drill_steps_in_order(table_run):
         "plan_restore",
         "restore_part",
         "restore",
+        "plan_scan",
+        "scan_part",
         "validate",
         "drop_scratch_table",
         "record",
@@ -66,6 +68,18 @@ def test_the_restore_is_mapped_over_its_shares_and_one_task_combines_them(table_
     assert combine.upstream_task_ids >= {"restore_part"}
     assert "create_scratch_table" not in combine.upstream_task_ids  # all_done may not follow a setup
     assert combine.trigger_rule == "all_done"  # a failed share is named by the combining task
+
+
+def test_the_content_scan_is_mapped_over_its_shares_and_validate_merges_them(table_run):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    scans = table_run.get_task("scan_part")
+    assert isinstance(scans, MappedOperator)
+    assert scans.upstream_task_ids >= {"plan_scan"} and "restore" in table_run.get_task("plan_scan").upstream_task_ids
+    validate = table_run.get_task("validate")
+    assert validate.upstream_task_ids >= {"scan_part"}
+    assert validate.trigger_rule == "all_done"  # a failed share is named by validate
+    assert scans.map_index_template == "part {{ task.share.part }} of {{ task.share.of }}"
 
 
 def test_the_request_is_read_first_and_the_sweep_can_never_block_or_decide_the_drills(nightly):

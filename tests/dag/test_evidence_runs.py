@@ -54,7 +54,7 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
 
     # Who and what ran it, and the scratch table's life.
     # An unsplit restore is one mapped restore task, its one share: no restore task is left unused.
-    steps = ("locate", "verify", "create", "restore", "validate", "drop", "restore_part_1")
+    steps = ("locate", "verify", "create", "restore", "validate", "drop", "restore_part_1", "scan_part_1")
     assert second["run"] == {
         "try_number": 1,
         "run_type": "manual",  # the nightly run's, which asked for the table run
@@ -80,6 +80,7 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
     # The scratch table's size is 0 on the emulator (and on AWS until its six-hourly refresh): sized from the backup.
     scan = second["validation"]["scan"]
     assert (scan["segments"], scan["size_basis"], scan["size_bytes"]) == (4, "backup", second["backup"]["size_bytes"])
+    assert scan["tasks"] == 1  # 4 segments: one scan task
     cost = second["cost"]
     # moto answers ConsumedCapacity 1.0 per BatchWriteItem call and per Scan page, whatever was
     # written or read: 12 batches of 25 items, and one page for each of the 4 segments.

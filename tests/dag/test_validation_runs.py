@@ -22,11 +22,20 @@ def failing_check(table_name, ddb):
     return False, f"saw {count} items; the business rule wants none"
 
 
-def test_a_passing_drill_records_which_proofs_ran_and_replays_its_sample_seed(dag, aws, account):
+def test_a_passing_drill_records_which_proofs_ran_and_replays_its_sample_seed(dag, aws, account, tmp_path, monkeypatch):
+    # 8 segments: the content scan is spread over two scan tasks, merged exactly by validate.
+    plan = tmp_path / "segments.yaml"
+    plan.write_text(json.dumps({"tables": {TABLE: {"scan_segments": 8}}}))
+    monkeypatch.setenv("DRILL_PLAN_PATH", str(plan))
+
     run = dag.test(run_conf={"table_name": TABLE, "sample_size": 25, "sample_seed": 12345})
 
     assert run.state == DagRunState.SUCCESS
+    scans = [ti for ti in run.table_run(TABLE).get_task_instances() if ti.task_id == "scan_part"]
+    assert sorted((ti.map_index, ti.state) for ti in scans) == [(0, "success"), (1, "success")]
     [record] = evidence_records(aws)
+    assert (record["validation"]["scan"]["segments"], record["validation"]["scan"]["tasks"]) == (8, 2)
+    assert record["run"]["step_tries"]["scan_part_2"] == 1
     validation = record["validation"]
     assert validation["digest_match"] is True
     assert validation["content_digest_expected"] == validation["content_digest_actual"]

@@ -20,10 +20,11 @@ from dr_drill.aws.table_scan import bucket_entries_of_table, get_items, run_user
 from dr_drill.contracts import ValidationResult
 from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.items.digest import BucketedDigest, key_hash, reported_key, same_item
-from dr_drill.core.validate.fidelity import FidelityReport
+from dr_drill.core.validate.fidelity import FidelityReport, drifted_attributes
 from dr_drill.core.validate.localisation import BucketEntries, Localisation, buckets_to_examine, localise
 from dr_drill.core.validate.rules import Check, ValidationRules
 from dr_drill.core.validate.sampling import SeededSample
+from dr_drill.core.validate.scan_parts import SampledOutcome, ScanTotals, chosen_outcomes, fidelity_of
 
 log = logging.getLogger(__name__)
 FIRST_KEYS_SHOWN = 5
@@ -37,6 +38,8 @@ class ProofInputs:
     :param backup_items: re-reads the backup's items (streamed restores only); called at most once.
     :param scan_segments: the segments of each scan of the scratch table.
     :param scan_sized_from: the table size the segments were sized from: ``size_bytes`` and ``size_basis``.
+
+    The content scan itself is spread over tasks (``scan_share``, then ``run`` over their results).
     """
 
     scratch_table: str
@@ -122,8 +125,14 @@ class RestoreProof:
         self.result = ProofResult(expected_items=inputs.expected_items, sample_seed=inputs.sample_seed)
         self.scan_capacity = CapacityMeter()  # every scan of the scratch table, localisation's included
 
-    def run(self) -> ProofResult:
+    def scan_share(self, segments: list[int]) -> dict[str, Any]:
+        """Scan ``segments`` of the scratch table's scan: one task's share, handed on without item contents.
+
+        With no backup file, the share's own seeded sample is compared with the live source
+        here, and only what that found goes on (``SampledOutcome``), by hashed key.
+        """
         has_file = self.expected is not None
+        capacity = CapacityMeter()
         summary = summarise_table(
             self.ddb,
             self.inputs.scratch_table,
@@ -132,22 +141,57 @@ class RestoreProof:
             required_attributes=self.rules.required_attributes,
             sample_size=0 if has_file else self.rules.sample_size,
             sample_seed=self.inputs.sample_seed,
-            capacity=self.scan_capacity,
+            capacity=capacity,
+            only_segments=segments,
         )
-        self._count(summary.count)
-        self.result.content_digest_actual = summary.digest.total().hexdigest()
+        share: dict[str, Any] = {
+            "segments": segments,
+            "total_segments": self.inputs.scan_segments,
+            "count": summary.count,
+            "digest": summary.digest.to_dict(),
+            "lacking": dict(summary.lacking),
+            "read_units": capacity.units,
+        }
+        if not has_file and len(summary.sample):
+            chosen = summary.sample.items()
+            found = self._source_items([item for _, item in chosen])
+            if found is None:
+                share["fidelity_skipped"] = self.result.proofs_skipped["fidelity"]
+            else:
+                share["sampled"] = [self._outcome(summary.sample, hashed, item, found) for hashed, item in chosen]
+        return share
+
+    def _outcome(
+        self, sample: SeededSample, hashed: bytes, restored: TypedItem, found: dict[bytes, TypedItem]
+    ) -> dict[str, Any]:
+        source = found.get(hashed)
+        return SampledOutcome(
+            priority=sample.priority(hashed),
+            key=reported_key(hashed),
+            absent=source is None,
+            changed=source is not None and not same_item(restored, source),
+            drifted=tuple(drifted_attributes(restored, source)) if source is not None else (),
+        ).to_dict()
+
+    def run(self, shares: list[dict[str, Any]]) -> ProofResult:
+        """Every proof, from the scan tasks' ``shares`` (``scan_share``) and what the earlier steps handed on."""
+        has_file = self.expected is not None
+        scan = ScanTotals.of(shares, self.shape)
+        self._count(scan.count)
+        self.result.content_digest_actual = scan.digest.total().hexdigest()
         if has_file:
-            sample = self._digest_localise_and_sample(summary.digest)
+            sample = self._digest_localise_and_sample(scan.digest)
+            self._fidelity(self._sample(sample, has_file))
         else:
             self._no_file_to_digest()
-            sample = summary.sample
-        restored_sample = self._sample(sample, has_file)
-        self._fidelity(restored_sample)
-        self._rules(summary.count, summary.lacking)
+            self._fidelity_of_shares(scan)
+        self._rules(scan.count, scan.lacking)
+        read_units = [units for units in (scan.read_units, self.scan_capacity.units) if units is not None]
         self.result.scan = {
-            "segments": self.inputs.scan_segments,
+            "segments": scan.segments,
+            "tasks": scan.tasks,
             **self.inputs.scan_sized_from,
-            "read_units": self.scan_capacity.units,
+            "read_units": sum(read_units) if read_units else None,
         }
         return self.result
 
@@ -236,27 +280,41 @@ class RestoreProof:
             return None
 
     def _fidelity(self, pairs: list[tuple[TypedItem, TypedItem | None]]) -> None:
-        """Compare the sampled restored items' attribute types with the live source's."""
-        result = self.result
+        """Compare the sampled restored items' attribute types with the live source's (a file backup's sample)."""
         if not pairs:
-            result.proofs_skipped.setdefault("fidelity", "no sampled items to compare")
+            self.result.proofs_skipped.setdefault("fidelity", "no sampled items to compare")
             return
         found = self._source_items([restored for restored, _ in pairs])
         if found is None:
-            if self.expected is None:
-                result.proofs_skipped["sample"] = "no backup file and no live source to compare the sample with"
             return
         report = FidelityReport()
         for restored, _ in pairs:
             report.add(restored, found.get(key_hash(restored, self.shape.key_names)))
+        self._found_fidelity(report)
+
+    def _fidelity_of_shares(self, scan: ScanTotals) -> None:
+        """With no backup file: the sample the scan tasks compared with the live source, merged."""
+        result = self.result
+        if scan.fidelity_skipped:
+            result.proofs_skipped["fidelity"] = scan.fidelity_skipped
+            result.proofs_skipped["sample"] = "no backup file and no live source to compare the sample with"
+            return
+        outcomes = chosen_outcomes(scan.sampled, self.rules.sample_size)
+        if not outcomes:
+            result.proofs_skipped.setdefault("fidelity", "no sampled items to compare")
+            return
+        report = fidelity_of(outcomes)
+        self._found_fidelity(report)
+        # No backup file to compare with: the live source is the sample's only reference.
+        result.proofs.append("sample")
+        result.sample_basis = "live_source"
+        result.samples_checked = len(outcomes)
+        result.sample_mismatches = report.changed_since_backup
+
+    def _found_fidelity(self, report: FidelityReport) -> None:
+        result = self.result
         result.proofs.append("fidelity")
         result.type_drift = {**report.to_dict(), "fails_drill": self.rules.fail_on_type_drift}
-        if self.expected is None:
-            # No backup file to compare with: the live source is the sample's only reference.
-            result.proofs.append("sample")
-            result.sample_basis = "live_source"
-            result.samples_checked = len(pairs)
-            result.sample_mismatches = report.changed_since_backup
         if report.drifted_items and self.rules.fail_on_type_drift:
             result.failures.append(f"{report.drifted_items} sampled items have other attribute types than the source")
 

@@ -8,7 +8,7 @@ share nothing while they run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -55,19 +55,22 @@ def parallel_scan(
     segments: int,
     make_partial: Callable[[], P],
     capacity: CapacityMeter | None = None,
+    only_segments: Sequence[int] | None = None,
     **scan_args: Any,
 ) -> list[P]:
     """Scan ``table_name`` in ``segments`` parallel segments; return each segment's partial result.
 
-    The client's connection pool should hold at least ``segments`` connections.
+    The client's connection pool should hold at least ``segments`` connections (or as many as ``only_segments``).
 
     :param capacity: adds up the read units DynamoDB reports the scan consumed.
+    :param only_segments: scan only these of the ``segments`` (one task's share of a scan spread over tasks).
     """
     capacity = capacity if capacity is not None else CapacityMeter()
-    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="scan") as pool:
+    mine = list(range(segments) if only_segments is None else only_segments)
+    with ThreadPoolExecutor(max_workers=max(1, len(mine)), thread_name_prefix="scan") as pool:
         futures = [
             pool.submit(_scan_segment, ddb, table_name, segment, segments, make_partial(), capacity, **scan_args)
-            for segment in range(segments)
+            for segment in mine
         ]
         return [future.result() for future in futures]
 
@@ -112,8 +115,9 @@ def summarise_table(
     sample_size: int = 0,
     sample_seed: int = 0,
     capacity: CapacityMeter | None = None,
+    only_segments: Sequence[int] | None = None,
 ) -> TableSummary:
-    """Scan the whole table once, in parallel, into one summary.
+    """Scan the whole table once (or ``only_segments`` of its ``segments``), in parallel, into one summary.
 
     Each segment sums its own share (the digest is a sum), so the merge is exact whatever the segments.
 
@@ -128,7 +132,7 @@ def summarise_table(
             required_attributes=required_attributes,
         )
 
-    parts = parallel_scan(ddb, table_name, segments, make, capacity)
+    parts = parallel_scan(ddb, table_name, segments, make, capacity, only_segments)
     whole = parts[0]
     for part in parts[1:]:
         whole.merge(part)

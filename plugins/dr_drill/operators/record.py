@@ -83,8 +83,8 @@ class RecordDrillOperator(DrillStepOperator):
 
     :param step_task_ids: task ids of locate, verify, create, restore and validate, by role,
         and optionally ``drop`` (the teardown) for when the scratch table was deleted.
-    :param restore_part_task_id: the mapped restore task, whose instances' tries the record lists.
-    :param restore_plan_task_id: the task that dealt the restore out (how many instances there are).
+    :param mapped_steps: each mapped task whose instances' tries the record lists (the restore's and
+        the scan's parts), with the task that dealt its shares out: ``{"restore_part": "plan_restore"}``.
     """
 
     template_fields: Sequence[str] = ("spec",)
@@ -103,14 +103,12 @@ class RecordDrillOperator(DrillStepOperator):
         self,
         *,
         step_task_ids: dict[str, str],
-        restore_part_task_id: str | None = None,
-        restore_plan_task_id: str = "plan_restore",
+        mapped_steps: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.step_task_ids = step_task_ids
-        self.restore_part_task_id = restore_part_task_id
-        self.restore_plan_task_id = restore_plan_task_id
+        self.mapped_steps = mapped_steps or {}
 
     def _outcome(self, context: Context) -> tuple[dict[str, Any | None], StepFailure | None]:
         """Return each step's result (as XCom holds it) and the first failure, inferred when a task died without one."""
@@ -130,12 +128,11 @@ class RecordDrillOperator(DrillStepOperator):
         return results, None
 
     def _step_tasks(self, context: Context) -> dict[str, tuple[str, int]]:
-        """Each step's task and map index, by role; each restore task's as ``restore_part_<n>``."""
+        """Each step's task and map index, by role; a mapped task's instances as ``<task id>_<part>``."""
         tasks = {role: (task_id, -1) for role, task_id in self.step_task_ids.items()}
-        if self.restore_part_task_id:
-            shares = self.pull(context, self.restore_plan_task_id) or []
-            for index, share in enumerate(shares):
-                tasks[f"restore_part_{share['part']}"] = (self.restore_part_task_id, index)
+        for mapped, planned_by in self.mapped_steps.items():
+            for index, share in enumerate(self.pull(context, planned_by) or []):
+                tasks[f"{mapped}_{share['part']}"] = (mapped, index)
         return tasks
 
     def _step_tries(self, context: Context) -> dict[str, int | None]:

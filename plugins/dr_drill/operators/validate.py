@@ -1,4 +1,4 @@
-"""Proving that the scratch table holds what the backup holds."""
+"""Proving that the scratch table holds what the backup holds: the scan spread over tasks, then every proof."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from airflow.sdk import Context
 from dr_drill.aws.proof import ProofInputs, RestoreProof
 from dr_drill.aws.scratch_tables import describe_table
 from dr_drill.constants import Step
-from dr_drill.contracts import LocatedBackup, RestoreResult, VerifiedBackup
+from dr_drill.contracts import LocatedBackup, RestoreResult, StepFailure, VerifiedBackup
 from dr_drill.core.validate.rules import ValidationRules, scan_sized_from
 from dr_drill.core.validate.sampling import sample_seed_for
+from dr_drill.core.validate.scan_parts import scan_shares
 from dr_drill.errors import ValidationFailed
-from dr_drill.operators.base import DrillStepOperator, now
+from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
 
 
-class ValidateRestoreOperator(DrillStepOperator):
-    """Prove the restore: exact count, full-content digest, a seeded sample, source fidelity and plan rules.
-
-    Returns a ``ValidationResult``.
+class _ProofStep(DrillStepOperator):
+    """A step of the proof: what the earlier steps handed on, and the proof they make.
 
     :param verified: what the verify step returned (the expected count).
     :param restored: what the restore step returned (``backup_digest`` of a streamed restore).
@@ -33,9 +32,9 @@ class ValidateRestoreOperator(DrillStepOperator):
     def __init__(
         self,
         *,
-        verified: dict[str, Any],
-        restored: dict[str, Any],
-        located: dict[str, Any],
+        verified: dict[str, Any] | None,
+        restored: dict[str, Any] | None,
+        located: dict[str, Any] | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,39 +42,129 @@ class ValidateRestoreOperator(DrillStepOperator):
         self.restored = restored
         self.located = located
 
-    def run(self, context: Context) -> dict[str, Any]:
+    def proof(self, ddb: Any, scratch: dict[str, Any], total_segments: int, sized_from: dict[str, Any]) -> RestoreProof:
+        """The proof of this drill's restore, on ``ddb`` (the scratch table's side)."""
         spec = self.drill
         located = LocatedBackup.from_xcom(self.located)
         verified = VerifiedBackup.from_xcom(self.verified)
         restored = RestoreResult.from_xcom(self.restored)
         rules = ValidationRules.from_spec(spec.validation)
-        ddb = self.dynamodb_client(max_pool_connections=(rules.scan_segments or rules.max_scan_segments) + 2)
         adapter = self.source_adapter()
         backup_digest = restored.backup_digest
-        scratch = describe_table(ddb, spec.scratch_table) or {}
-        sized_from = scan_sized_from(scratch.get("TableSizeBytes"), verified.size_bytes)
         inputs = ProofInputs(
             scratch_table=spec.scratch_table,
             source=spec.backup_source.value,
             streamed=not restored.method.server_side,
-            key_names=self._key_names(scratch, backup_digest),
+            key_names=_key_names(scratch, backup_digest),
             expected_items=verified.item_count,
             backup_digest=backup_digest,
             source_table=located.source_table_name or spec.table_name,
             rules=rules,
             sample_seed=rules.sample_seed if rules.sample_seed is not None else sample_seed_for(spec.drill_id),
             backup_items=(lambda: adapter.iter_items(located, verified)) if backup_digest else None,
-            scan_segments=rules.segments_for(sized_from["size_bytes"]),
+            scan_segments=total_segments,
             scan_sized_from=sized_from,
         )
-        proof = RestoreProof(ddb, inputs, source_ddb=self.source_table_client(ddb)).run()
-        result = proof.result(finished_at=now().isoformat())
+        return RestoreProof(ddb, inputs, source_ddb=self.source_table_client(ddb))
+
+
+def _key_names(scratch: dict[str, Any], backup_digest: dict[str, Any] | None) -> tuple[str, ...]:
+    if backup_digest:
+        return tuple(backup_digest["key_names"])
+    return tuple(entry["AttributeName"] for entry in scratch.get("KeySchema", ()))
+
+
+class PlanScanOperator(_ProofStep):
+    """Size the content scan from the table and deal its segments out to scan tasks; returns the shares.
+
+    One segment per 2 GB (the scratch table's size, or the backup's when DynamoDB has not
+    counted the new table yet), 4 to the plan's ``max_scan_segments``, or the plan's own
+    ``scan_segments``; then one scan task per 4 segments (``scan_shares``).
+    """
+
+    def run(self, context: Context) -> list[dict[str, Any]]:  # type: ignore[override]
+        spec = self.drill
+        verified = VerifiedBackup.from_xcom(self.verified)
+        rules = ValidationRules.from_spec(spec.validation)
+        scratch = describe_table(self.dynamodb_client(), spec.scratch_table) or {}
+        sized_from = scan_sized_from(scratch.get("TableSizeBytes"), verified.size_bytes)
+        shares = scan_shares(rules.segments_for(sized_from["size_bytes"]), sized_from)
         self.log.info(
-            "Scratch table holds %d items (backup: %s); scanned in %d segments; digest match: %s; "
+            "Content scan of %s: %d segments over %d task(s), sized from %s",
+            spec.scratch_table,
+            shares[0]["total_segments"],
+            len(shares),
+            sized_from,
+        )
+        return shares
+
+
+class ScanShareOperator(_ProofStep):
+    """Scan this task's segments of the scratch table (``RestoreProof.scan_share``); no item content leaves it.
+
+    :param share: which segments (``scan_shares``).
+    """
+
+    template_fields: Sequence[str] = (*_ProofStep.template_fields, "share")
+
+    def __init__(self, *, share: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.share = share
+
+    def run(self, context: Context) -> dict[str, Any]:
+        share = self.share
+        segments = share["segments"]
+        ddb = self.dynamodb_client(max_pool_connections=len(segments) + 2)
+        scratch = describe_table(ddb, self.drill.scratch_table) or {}
+        proof = self.proof(ddb, scratch, share["total_segments"], share["sized_from"])
+        result = proof.scan_share(segments)
+        self.log.info(
+            "Scan part %d of %d: segments %s of %d hold %d items",
+            share["part"],
+            share["of"],
+            ", ".join(map(str, segments)),
+            share["total_segments"],
+            result["count"],
+        )
+        return result
+
+
+class ValidateRestoreOperator(_ProofStep):
+    """Prove the restore: exact count, full-content digest, a seeded sample, source fidelity and plan rules.
+
+    Made from the scan tasks' shares, merged exactly; runs when they are all done (``all_done``),
+    so that a share that failed or did not run fails the proof with that task's reason.
+    Returns a ``ValidationResult``.
+
+    :param shares: what ``PlanScanOperator`` returned (None when it did not run).
+    :param scan_task_id: the mapped scan task, one instance per share.
+    """
+
+    template_fields: Sequence[str] = (*_ProofStep.template_fields, "shares")
+
+    def __init__(self, *, shares: list[dict[str, Any]] | None, scan_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shares = shares
+        self.scan_task_id = scan_task_id
+
+    def run(self, context: Context) -> dict[str, Any]:
+        if not self.restored or not self.shares:
+            raise ValidationFailed("the validation did not run: no restore to prove (see the restore step)")
+        scanned = [self._scanned(context, index, share) for index, share in enumerate(self.shares)]
+        first = self.shares[0]
+        rules = ValidationRules.from_spec(self.drill.validation)
+        ddb = self.dynamodb_client(max_pool_connections=(rules.scan_segments or rules.max_scan_segments) + 2)
+        scratch = describe_table(ddb, self.drill.scratch_table) or {}
+        proof = self.proof(ddb, scratch, first["total_segments"], first["sized_from"])
+        result = proof.run(scanned).result(finished_at=now().isoformat())
+        restored = RestoreResult.from_xcom(self.restored)
+        self.log.info(
+            "Scratch table holds %d items (backup: %s); scanned in %d segments by %d task(s); digest match: %s; "
             "proofs run: %s; skipped: %s",
             result.restored_items,
             result.expected_items,
-            inputs.scan_segments,
+            first["total_segments"],
+            len(self.shares),
             result.digest_match,
             ", ".join(result.proofs),
             ", ".join(result.proofs_skipped),
@@ -85,8 +174,11 @@ class ValidateRestoreOperator(DrillStepOperator):
             raise ValidationFailed("; ".join(result.failures) + hint, details=result.to_xcom())
         return result.to_xcom()
 
-    @staticmethod
-    def _key_names(scratch: dict[str, Any], backup_digest: dict[str, Any] | None) -> tuple[str, ...]:
-        if backup_digest:
-            return tuple(backup_digest["key_names"])
-        return tuple(entry["AttributeName"] for entry in scratch.get("KeySchema", ()))
+    def _scanned(self, context: Context, index: int, share: dict[str, Any]) -> dict[str, Any]:
+        scanned = self.pull(context, self.scan_task_id, map_index=index)
+        if scanned is not None:
+            return scanned
+        pushed = self.pull(context, self.scan_task_id, FAILURE_XCOM_KEY, map_index=index)
+        failure = StepFailure.from_xcom(pushed) if pushed else None
+        reason = failure.reason if failure else "did not finish; see its log"
+        raise ValidationFailed(f"{self.scan_task_id} (part {share['part']} of {share['of']}): {reason}")

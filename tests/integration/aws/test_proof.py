@@ -9,13 +9,24 @@ import pytest
 from dr_drill.aws.proof import ProofInputs, RestoreProof
 from dr_drill.core.items.digest import BucketedDigest, key_hash, reported_key
 from dr_drill.core.validate.rules import ValidationRules
+from dr_drill.core.validate.scan_parts import scan_shares
 from tests.integration.aws.tables import SCRATCH, create_things_table, thing
 
 SOURCE = "things"
 BACKUP = [thing(number) for number in range(120)]
 
 
-def _prove(ddb, backup: list[dict], restored: list[dict], *, source: str = "s3_json", source_table=None, **rules):
+def _prove(
+    ddb,
+    backup: list[dict],
+    restored: list[dict],
+    *,
+    source: str = "s3_json",
+    source_table=None,
+    segments: int = 4,
+    **rules,
+):
+    """Prove the restore as the table run does: each scan share by a proof of its own (a task), then the merge."""
     create_things_table(ddb, SCRATCH, restored)
     digest = BucketedDigest(("id",))
     for item in backup:
@@ -32,8 +43,10 @@ def _prove(ddb, backup: list[dict], restored: list[dict], *, source: str = "s3_j
         rules=ValidationRules.from_spec(rules),
         sample_seed=42,
         backup_items=(lambda: iter(backup)) if has_file else None,
+        scan_segments=segments,
     )
-    return RestoreProof(ddb, inputs).run()
+    shares = [RestoreProof(ddb, inputs).scan_share(share["segments"]) for share in scan_shares(segments, {})]
+    return RestoreProof(ddb, inputs).run(shares)
 
 
 def _hash(item: dict) -> str:
@@ -167,6 +180,27 @@ def test_a_server_side_restore_counts_against_metadata_and_samples_against_the_s
     ddb.delete_table(TableName=SCRATCH)
     pitr = _prove(ddb, BACKUP, BACKUP[:-1], source="pitr", source_table=SOURCE, sample_size=0)
     assert pitr.failures == [] and "count" in pitr.proofs_skipped and pitr.restored_items == 119
+
+
+@pytest.mark.parametrize("source", ["s3_json", "native_backup"])
+def test_a_scan_spread_over_tasks_proves_exactly_what_one_task_proves(ddb, source):
+    # 11 segments over 3 tasks: the merged count, digest, sample and fidelity are one task's.
+    altered = [dict(item) for item in BACKUP[:-1]]
+    altered[7] = {**altered[7], "price": {"N": "0"}}
+    source_items = [dict(item) for item in BACKUP]
+    source_items[3]["price"] = {"S": "on request"}
+    create_things_table(ddb, SOURCE, source_items)
+    settings = {"source": source, "source_table": SOURCE, "sample_size": 40, "expected_items": 120}
+
+    one = _prove(ddb, BACKUP, altered, **settings).to_dict()
+    ddb.delete_table(TableName=SCRATCH)
+    spread = _prove(ddb, BACKUP, altered, segments=11, **settings).to_dict()
+
+    assert len(scan_shares(11, {})) == 3
+    assert one.pop("scan")["tasks"] == 1 and spread.pop("scan")["tasks"] == 3
+    assert spread == one
+    assert one["restored_items"] == 119 and one["failures"]
+    assert one["samples_checked"] == 40
 
 
 def bad_check(table_name, ddb):

@@ -191,6 +191,7 @@ def _scale_and_cost_rows(record: dict[str, Any]) -> list[_Row]:
             ("warm throughput", _warm_text(warm)),
             ("warm throughput reported", (warm or {}).get("reported")),
             ("scan segments", scan.get("segments")),
+            ("scan tasks", scan.get("tasks")),
             ("scan sized from", sized),
             ("write units consumed", cost.get("write_units")),
             ("read units consumed (scans)", cost.get("read_units")),

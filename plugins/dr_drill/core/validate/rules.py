@@ -35,7 +35,7 @@ VALIDATION_DEFAULTS: dict[str, Any] = {
 
 
 # DynamoDB's guide to parallel scans suggests one segment per 2 GB of table to begin with; below
-# 4 segments a small table gains nothing, and each segment is a thread of the validate task.
+# 4 segments a small table gains nothing; each segment is a thread of a scan_part task (4 per task).
 BYTES_PER_SCAN_SEGMENT = 2 * 1024**3
 MIN_SCAN_SEGMENTS = 4
 
