@@ -9,6 +9,7 @@ reported, never values.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,18 @@ class FidelityReport:
 
     def add(self, restored: TypedItem, source: TypedItem | None) -> None:
         if source is None:
+            self.count(absent=True)
+            return
+        self.count(absent=False, changed=not same_item(restored, source), drifted=drifted_attributes(restored, source))
+
+    def count(self, *, absent: bool, changed: bool = False, drifted: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Count one compared item by what its comparison found (the item itself is not needed)."""
+        if absent:
             self.absent_from_source += 1  # deleted since the backup: not drift
             return
         self.compared += 1
-        if not same_item(restored, source):
-            self.changed_since_backup += 1
-        drifted = drifted_attributes(restored, source)
+        self.changed_since_backup += int(changed)
+        drifted = list(drifted)
         if drifted:
             self.drifted_items += 1
             self.attributes.update(drifted)

@@ -89,14 +89,7 @@ def fidelity_of(outcomes: Iterable[SampledOutcome]) -> FidelityReport:
     """The fidelity report of these sampled outcomes, as ``FidelityReport.add`` would have made it."""
     report = FidelityReport()
     for outcome in outcomes:
-        if outcome.absent:
-            report.absent_from_source += 1
-            continue
-        report.compared += 1
-        report.changed_since_backup += int(outcome.changed)
-        if outcome.drifted:
-            report.drifted_items += 1
-            report.attributes.update(outcome.drifted)
+        report.count(absent=outcome.absent, changed=outcome.changed, drifted=outcome.drifted)
     return report
 
 
