@@ -148,8 +148,10 @@ class ValidateRestoreOperator(_ProofStep):
         self.scan_task_id = scan_task_id
 
     def run(self, context: Context) -> dict[str, Any]:
-        if not self.restored or not self.shares:
+        if not self.restored:
             raise ValidationFailed("the validation did not run: no restore to prove (see the restore step)")
+        if not self.shares:
+            raise ValidationFailed("the validation did not run: plan_scan did not finish (see its log)")
         scanned = [self._scanned(context, index, share) for index, share in enumerate(self.shares)]
         first = self.shares[0]
         rules = ValidationRules.from_spec(self.drill.validation)
