@@ -49,8 +49,14 @@ TABLE_DAG_ID = "dynamodb_restore_drill_table"
 DEFAULT_PLAN_PATH = Path(__file__).with_name("drill_plan.yaml")
 # Tables drilled at once: the table runs' max_active_runs.
 MAX_PARALLEL_TABLES = int(os.environ.get("DR_DRILL_MAX_PARALLEL_TABLES", "4"))
-DEFAULT_ARGS = {"retries": 1, "retry_delay": timedelta(minutes=1)}
-TAGS = ["dr-drill", "dynamodb", "compliance"]
+# What both DAGs share.
+BOTH_DAGS: dict[str, Any] = {
+    "start_date": datetime(2025, 1, 1, tzinfo=UTC),
+    "catchup": False,
+    "default_args": {"retries": 1, "retry_delay": timedelta(minutes=1)},
+    "tags": ["dr-drill", "dynamodb", "compliance"],
+    "doc_md": __doc__,
+}
 
 
 def _param(default: Any, *, title: str, description: str, section: str, **schema: Any) -> Param:
@@ -225,13 +231,9 @@ with DAG(
     dag_id=DAG_ID,
     description="Prove nightly that DynamoDB tables can be restored from their backups",
     schedule=os.environ.get("DR_DRILL_SCHEDULE", "0 2 * * *"),
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
-    doc_md=__doc__,
+    **BOTH_DAGS,
 ) as dag:
     # The request is read first: one the drill cannot carry out is refused before anything is
     # touched, without retries. Then housekeeping (frees the table quota), which never blocks the
@@ -276,16 +278,12 @@ with DAG(
     dag_id=TABLE_DAG_ID,
     description=f"One table's drill, started by {DAG_ID}",
     schedule=None,
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
     max_active_runs=MAX_PARALLEL_TABLES,
     # Unpaused from the start: it never runs on its own, and a paused one would hold every drill.
     is_paused_upon_creation=False,
     params=TABLE_PARAMS,
     render_template_as_native_obj=True,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
-    doc_md=__doc__,
+    **BOTH_DAGS,
 ) as table_dag:
     locate = LocateBackupOperator(task_id="locate", spec=SPEC)
     verify = VerifyBackupOperator(task_id="verify", spec=SPEC, located=locate.output)
