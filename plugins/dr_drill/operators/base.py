@@ -201,3 +201,12 @@ class DrillStepOperator(AwsStepMixin, BaseOperator):
     def pull(self, context: Context, task_id: str, key: str = "return_value", *, map_index: int = -1) -> Any:
         """Return what ``task_id`` (instance ``map_index`` of a mapped task) pushed under ``key`` (None if nothing)."""
         return context["ti"].xcom_pull(task_ids=task_id, key=key, map_indexes=map_index)
+
+    def part_failure(
+        self, context: Context, task_id: str, index: int, share: dict[str, Any]
+    ) -> tuple[str, StepFailure | None]:
+        """Why instance ``index`` of mapped ``task_id`` returned nothing: a reason naming its share, and its failure."""
+        pushed = self.pull(context, task_id, FAILURE_XCOM_KEY, map_index=index)
+        failure = StepFailure.from_xcom(pushed) if pushed else None
+        reason = failure.reason if failure else "did not finish; see its log"
+        return f"{task_id} (part {share['part']} of {share['of']}): {reason}", failure

@@ -19,13 +19,12 @@ from dr_drill.contracts import (
     RestoreResult,
     ScratchClaim,
     ScratchTable,
-    StepFailure,
     VerifiedBackup,
 )
 from dr_drill.core.items.digest import BucketedDigest, digesting
 from dr_drill.core.restore.parts import combine_restore_results, progress_line, restore_shares
 from dr_drill.errors import RestoreIncomplete
-from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.base import DrillStepOperator, now
 from dr_drill.operators.scratch import SCRATCH_CLAIM_XCOM_KEY
 from dr_drill.operators.settings import ownership_key
 from dr_drill.triggers.server_side_restore import ServerSideRestoreTrigger
@@ -296,11 +295,8 @@ class CombineRestoreOperator(DrillStepOperator):
         for index, share in enumerate(self.shares):
             result = self.pull(context, self.part_task_id, map_index=index)
             if result is None:
-                pushed = self.pull(context, self.part_task_id, FAILURE_XCOM_KEY, map_index=index)
-                failure = StepFailure.from_xcom(pushed) if pushed else None
-                reason = failure.reason if failure else "did not finish; see its log"
-                name = f"{self.part_task_id} (part {share['part']} of {share['of']})"
-                raise RestoreIncomplete(f"{name}: {reason}", details=failure.details if failure else None)
+                reason, failure = self.part_failure(context, self.part_task_id, index, share)
+                raise RestoreIncomplete(reason, details=failure.details if failure else None)
             parts.append(RestoreResult.from_xcom(result))
         combined = combine_restore_results(parts)
         if len(parts) > 1:

@@ -10,12 +10,12 @@ from airflow.sdk import Context
 from dr_drill.aws.proof import ProofInputs, RestoreProof
 from dr_drill.aws.scratch_tables import describe_table
 from dr_drill.constants import Step
-from dr_drill.contracts import LocatedBackup, RestoreResult, StepFailure, VerifiedBackup
+from dr_drill.contracts import LocatedBackup, RestoreResult, VerifiedBackup
 from dr_drill.core.validate.rules import ValidationRules, scan_sized_from
 from dr_drill.core.validate.sampling import sample_seed_for
 from dr_drill.core.validate.scan_parts import scan_shares
 from dr_drill.errors import ValidationFailed
-from dr_drill.operators.base import FAILURE_XCOM_KEY, DrillStepOperator, now
+from dr_drill.operators.base import DrillStepOperator, now
 
 
 class _ProofStep(DrillStepOperator):
@@ -42,8 +42,8 @@ class _ProofStep(DrillStepOperator):
         self.restored = restored
         self.located = located
 
-    def proof(self, ddb: Any, scratch: dict[str, Any], total_segments: int, sized_from: dict[str, Any]) -> RestoreProof:
-        """The proof of this drill's restore, on ``ddb`` (the scratch table's side)."""
+    def proof(self, ddb: Any, share: dict[str, Any]) -> RestoreProof:
+        """The proof of this drill's restore on ``ddb`` (the scratch table's side), as ``share`` of the scan says."""
         spec = self.drill
         located = LocatedBackup.from_xcom(self.located)
         verified = VerifiedBackup.from_xcom(self.verified)
@@ -55,15 +55,15 @@ class _ProofStep(DrillStepOperator):
             scratch_table=spec.scratch_table,
             source=spec.backup_source.value,
             streamed=not restored.method.server_side,
-            key_names=_key_names(scratch, backup_digest),
+            key_names=tuple(share["key_names"]),
             expected_items=verified.item_count,
             backup_digest=backup_digest,
             source_table=located.source_table_name or spec.table_name,
             rules=rules,
             sample_seed=rules.sample_seed if rules.sample_seed is not None else sample_seed_for(spec.drill_id),
             backup_items=(lambda: adapter.iter_items(located, verified)) if backup_digest else None,
-            scan_segments=total_segments,
-            scan_sized_from=sized_from,
+            scan_segments=share["total_segments"],
+            scan_sized_from=share["sized_from"],
         )
         return RestoreProof(ddb, inputs, source_ddb=self.source_table_client(ddb))
 
@@ -79,16 +79,22 @@ class PlanScanOperator(_ProofStep):
 
     One segment per 2 GB (the scratch table's size, or the backup's when DynamoDB has not
     counted the new table yet), 4 to the plan's ``max_scan_segments``, or the plan's own
-    ``scan_segments``; then one scan task per 4 segments (``scan_shares``).
+    ``scan_segments``; then one scan task per 4 segments (``scan_shares``). Each share also
+    names the key attributes, so that no later step describes the table again.
     """
 
     def run(self, context: Context) -> list[dict[str, Any]]:  # type: ignore[override]
         spec = self.drill
         verified = VerifiedBackup.from_xcom(self.verified)
+        restored = RestoreResult.from_xcom(self.restored)
         rules = ValidationRules.from_spec(spec.validation)
         scratch = describe_table(self.dynamodb_client(), spec.scratch_table) or {}
         sized_from = scan_sized_from(scratch.get("TableSizeBytes"), verified.size_bytes)
-        shares = scan_shares(rules.segments_for(sized_from["size_bytes"]), sized_from)
+        key_names = _key_names(scratch, restored.backup_digest)
+        shares = [
+            {**share, "key_names": list(key_names)}
+            for share in scan_shares(rules.segments_for(sized_from["size_bytes"]), sized_from)
+        ]
         self.log.info(
             "Content scan of %s: %d segments over %d task(s), sized from %s",
             spec.scratch_table,
@@ -115,9 +121,7 @@ class ScanShareOperator(_ProofStep):
         share = self.share
         segments = share["segments"]
         ddb = self.dynamodb_client(max_pool_connections=len(segments) + 2)
-        scratch = describe_table(ddb, self.drill.scratch_table) or {}
-        proof = self.proof(ddb, scratch, share["total_segments"], share["sized_from"])
-        result = proof.scan_share(segments)
+        result = self.proof(ddb, share).scan_share(segments)
         self.log.info(
             "Scan part %d of %d: segments %s of %d hold %d items",
             share["part"],
@@ -156,9 +160,7 @@ class ValidateRestoreOperator(_ProofStep):
         first = self.shares[0]
         rules = ValidationRules.from_spec(self.drill.validation)
         ddb = self.dynamodb_client(max_pool_connections=(rules.scan_segments or rules.max_scan_segments) + 2)
-        scratch = describe_table(ddb, self.drill.scratch_table) or {}
-        proof = self.proof(ddb, scratch, first["total_segments"], first["sized_from"])
-        result = proof.run(scanned).result(finished_at=now().isoformat())
+        result = self.proof(ddb, first).run(scanned).result(finished_at=now().isoformat())
         restored = RestoreResult.from_xcom(self.restored)
         self.log.info(
             "Scratch table holds %d items (backup: %s); scanned in %d segments by %d task(s); digest match: %s; "
@@ -180,7 +182,4 @@ class ValidateRestoreOperator(_ProofStep):
         scanned = self.pull(context, self.scan_task_id, map_index=index)
         if scanned is not None:
             return scanned
-        pushed = self.pull(context, self.scan_task_id, FAILURE_XCOM_KEY, map_index=index)
-        failure = StepFailure.from_xcom(pushed) if pushed else None
-        reason = failure.reason if failure else "did not finish; see its log"
-        raise ValidationFailed(f"{self.scan_task_id} (part {share['part']} of {share['of']}): {reason}")
+        raise ValidationFailed(self.part_failure(context, self.scan_task_id, index, share)[0])
