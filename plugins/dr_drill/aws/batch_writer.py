@@ -79,6 +79,8 @@ def batches(
 
     DynamoDB rejects a whole batch that holds one key twice; within a batch the later item
     replaces the earlier one, as a sequence of puts would, and the duplicate is counted.
+    Twins in different batches are written concurrently, so either may land last; validation
+    accepts either as the backup's.
     """
     batch: dict[Any, TypedItem] = {}
     for item in items:

@@ -237,9 +237,7 @@ class RestoreProof:
         result.localisation = localise(backup_side, restored_side, len(differing))
         result.proofs.append("localisation")
         matching_buckets = sum(bucket.count for n, bucket in enumerate(expected.buckets) if n not in set(differing))
-        matching_entries = sum(
-            1 for key, hashed in backup_side.entries.items() if restored_side.entries.get(key) == hashed
-        )
+        matching_entries = sum(1 for key, hashed in restored_side.entries.items() if backup_side.holds(key, hashed))
         result.items_proven = matching_buckets + matching_entries
         return sample
 
@@ -253,7 +251,11 @@ class RestoreProof:
             return []
         chosen = sample.items()
         found = get_items(self.ddb, self.inputs.scratch_table, [self._key(item) for _, item in chosen])
-        mismatched = [hashed for hashed, item in chosen if hashed not in found or not same_item(item, found[hashed])]
+        mismatched = [
+            hashed
+            for hashed, _ in chosen
+            if hashed not in found or not any(same_item(version, found[hashed]) for version in sample.versions(hashed))
+        ]
         result.proofs.append("sample")
         result.sample_basis = "backup"
         result.samples_checked = len(chosen)

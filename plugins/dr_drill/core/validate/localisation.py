@@ -3,7 +3,9 @@
 The backup's and the scratch table's bucketed digests say which key-hash buckets differ.
 Only the items of those buckets are read again, each side kept as ``key hash -> item
 hash``, and compared: missing (in the backup, not restored), extra (restored, not in the
-backup), different (same key, other content). When the differing buckets hold more items
+backup), different (same key, content unlike any of the backup's versions of it: a key the
+backup holds twice may be restored as either, since batches are written concurrently and
+nothing says which twin is the true one). When the differing buckets hold more items
 than the memory budget allows, the buckets that fit are examined and the report says the
 counts are lower bounds.
 """
@@ -37,26 +39,46 @@ def buckets_to_examine(
 
 @dataclass
 class BucketEntries:
-    """``key hash -> item hash`` of the items that fall in some buckets; a later duplicate key replaces it."""
+    """``key hash -> item hash`` of the items that fall in some buckets; a later duplicate key replaces it.
+
+    ``versions`` keeps every item hash of a key seen more than once, so a duplicated key is
+    matched by any of its versions.
+    """
 
     shape: BucketedDigest
     buckets: frozenset[int]
     entries: dict[bytes, int] = field(default_factory=dict)
     duplicate_keys: int = 0
+    versions: dict[bytes, set[int]] = field(default_factory=dict)
 
     def offer(self, item: TypedItem, hashed_key: bytes | None = None) -> None:
         hashed_key = key_hash(item, self.shape.key_names) if hashed_key is None else hashed_key
         if self.shape.bucket_of_key_hash(hashed_key) not in self.buckets:
             return
+        hashed = item_hash(item)
         if hashed_key in self.entries:
             self.duplicate_keys += 1
-        self.entries[hashed_key] = item_hash(item)
+            self.versions.setdefault(hashed_key, {self.entries[hashed_key]}).add(hashed)
+        self.entries[hashed_key] = hashed
+
+    def holds(self, hashed_key: bytes, hashed_item: int) -> bool:
+        """Whether this side has the item: the key with this content, in any of its versions."""
+        if hashed_key in self.versions:
+            return hashed_item in self.versions[hashed_key]
+        return self.entries.get(hashed_key) == hashed_item
 
     def merge(self, other: BucketEntries) -> BucketEntries:
         # Scan segments hold disjoint keys; merging them finds no duplicates.
-        self.duplicate_keys += other.duplicate_keys + len(self.entries.keys() & other.entries.keys())
+        shared = self.entries.keys() & other.entries.keys()
+        self.duplicate_keys += other.duplicate_keys + len(shared)
+        for hashed_key in shared:
+            self.versions[hashed_key] = self._versions_of(hashed_key) | other._versions_of(hashed_key)
+        self.versions = {**other.versions, **self.versions}
         self.entries.update(other.entries)
         return self
+
+    def _versions_of(self, hashed_key: bytes) -> set[int]:
+        return self.versions.get(hashed_key, {self.entries[hashed_key]})
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,7 @@ def localise(backup: BucketEntries, restored: BucketEntries, differing_buckets: 
     missing = sorted(backup.entries.keys() - restored.entries.keys())
     extra = sorted(restored.entries.keys() - backup.entries.keys())
     different = sorted(
-        key for key in backup.entries.keys() & restored.entries.keys() if backup.entries[key] != restored.entries[key]
+        key for key in backup.entries.keys() & restored.entries.keys() if not backup.holds(key, restored.entries[key])
     )
     return Localisation(
         missing=len(missing),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dr_drill.core.items.digest import BucketedDigest, digesting, key_hash
+from dr_drill.core.items.digest import BucketedDigest, digesting, item_hash, key_hash
 from dr_drill.core.validate.localisation import BucketEntries, buckets_to_examine, localise
 
 KEY = ("id",)
@@ -56,3 +56,27 @@ def test_duplicate_keys_are_counted_on_the_backup_side():
     items = _items(3)
     entries = _entries(shape, range(256), [*items, items[1]])
     assert entries.duplicate_keys == 1 and len(entries.entries) == 3
+
+
+def test_a_key_the_backup_holds_twice_matches_either_version_restored():
+    # Twins in different batches are written concurrently: either may be the one restored.
+    shape = BucketedDigest(KEY)
+    items = _items(3)
+    twin = {"id": {"S": "k1"}, "v": {"N": "99"}}
+    backup = _entries(shape, range(256), [*items, twin])
+    for restored_twin in (items[1], twin):
+        restored = _entries(shape, range(256), [items[0], restored_twin, items[2]])
+        result = localise(backup, restored, 1)
+        assert (result.missing, result.extra, result.different, result.backup_duplicate_keys) == (0, 0, 0, 1)
+    other = _entries(shape, range(256), [items[0], {"id": {"S": "k1"}, "v": {"N": "5"}}, items[2]])
+    assert localise(backup, other, 1).different == 1  # content neither twin has
+
+
+def test_merged_entries_keep_every_version_of_a_key_seen_on_both_sides():
+    shape = BucketedDigest(KEY)
+    items, later = _items(2), {"id": {"S": "k1"}, "v": {"N": "7"}}
+    merged = _entries(shape, range(256), items).merge(_entries(shape, range(256), [later]))
+    hashed = key_hash(later, KEY)
+    assert merged.duplicate_keys == 1
+    assert merged.holds(hashed, item_hash(items[1])) and merged.holds(hashed, item_hash(later))
+    assert not merged.holds(hashed, item_hash({"id": {"S": "k1"}, "v": {"N": "8"}}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from dr_drill.core.items.digest import key_hash
 from dr_drill.core.validate.sampling import SeededSample, sample_seed_for
 
 KEY = ("id",)
@@ -38,6 +39,8 @@ def test_a_later_item_of_a_sampled_key_replaces_it_and_size_zero_samples_nothing
         sample.offer(item)
     sample.offer({"id": {"S": "k2"}, "v": {"N": "-1"}})
     assert len(sample) == 5 and {"id": {"S": "k2"}, "v": {"N": "-1"}} in [item for _, item in sample.items()]
+    hashed = key_hash(_items(5)[2], KEY)
+    assert sample.versions(hashed) == [{"id": {"S": "k2"}, "v": {"N": "-1"}}, _items(5)[2]]  # the latest first
     empty = SeededSample(0, 1, KEY)
     empty.offer(_items(1)[0])
     assert len(empty) == 0
