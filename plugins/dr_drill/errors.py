@@ -17,6 +17,10 @@ class DrillError(Exception):
         self.reason = reason
         self.details = details  # the step's partial result, for the evidence
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (a restore's reading process hands its error over): the details too.
+        return type(self), (self.reason, self.details)
+
 
 class InvalidDrillRequest(DrillError):
     """The plan, the conf or the settings cannot describe a drill."""

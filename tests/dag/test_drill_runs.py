@@ -169,6 +169,37 @@ def test_an_s3_export_drill_passes_end_to_end(dag, aws, account):
     assert source_and_backups(aws, TABLE) == before
 
 
+@pytest.mark.parametrize("reader", ["on", "off", "of"])
+def test_the_reader_process_setting_reads_apart_or_in_the_task_and_refuses_a_typo(
+    dag, aws, account, monkeypatch, reader
+):
+    import dr_drill.operators.restore as restore
+
+    forked = []
+
+    def counted(*args, **kwargs):
+        forked.append(1)
+        return restore.read_apart.__wrapped__(*args, **kwargs)
+
+    counted.__wrapped__ = restore.read_apart
+    monkeypatch.setattr(restore, "read_apart", counted)
+    monkeypatch.setenv("DR_DRILL_READER_PROCESS", reader)
+
+    run = dag.test(run_conf={"table_name": TABLE})
+
+    [record] = evidence_records(aws)
+    if reader == "of":
+        assert run.state == DagRunState.FAILED and record["failure"]["step"] == "restore"
+        reason = "restore_part (part 1 of 1): DR_DRILL_READER_PROCESS is 'of': it is 'on' (the default) or 'off'"
+        assert record["failure"]["reason"] == reason
+        assert record["restore"]["items_restored"] in (None, 0)
+    else:
+        assert run.state == DagRunState.SUCCESS and record["validation"]["digest_match"] is True
+        assert record["restore"]["items_restored"] == 300
+        assert forked == ([1] if reader == "on" else [])
+    assert scratch_tables(aws) == []
+
+
 def test_a_failing_newest_backup_fails_the_drill_and_records_the_effective_rpo(dag, aws, account):
     s3 = aws.client("s3")
     newest_good = max(e["Key"] for e in s3.list_objects_v2(Bucket=BACKUP_BUCKET)["Contents"])

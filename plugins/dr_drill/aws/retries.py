@@ -56,6 +56,9 @@ class UnprocessedBackoff:
 DEFAULT_BACKOFF = UnprocessedBackoff()
 
 
+LedgerCounts = tuple[Counter[str], Counter[str], Counter[tuple[str, str]]]
+
+
 @dataclass
 class RetryLedger:
     """What a step's requests went through, per operation: retries made and throttled answers seen.
@@ -77,6 +80,21 @@ class RetryLedger:
     def count_answer(self, service: str, operation: str) -> None:
         with self.lock:
             self.answered[service, operation] += 1
+
+    def counts(self) -> LedgerCounts:
+        """A copy of the three counters (retries, throttled, answered)."""
+        with self.lock:
+            return Counter(self.retries), Counter(self.throttled), Counter(self.answered)
+
+    def counts_since(self, before: LedgerCounts) -> LedgerCounts:
+        """What was counted since ``counts()`` returned ``before``."""
+        return tuple(now - then for now, then in zip(self.counts(), before, strict=True))  # type: ignore[return-value]
+
+    def add(self, counts: LedgerCounts) -> None:
+        """Add what another ledger counted (a reading process's copy of this one)."""
+        with self.lock:
+            for mine, theirs in zip((self.retries, self.throttled, self.answered), counts, strict=True):
+                mine.update(theirs)
 
     def answered_by(self, service: str) -> dict[str, int]:
         """The requests ``service`` answered, by operation."""

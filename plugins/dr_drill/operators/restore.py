@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
 from airflow.sdk import Context
 
 from dr_drill.aws.batch_writer import RestoreStats, restore_items
+from dr_drill.aws.read_apart import read_apart
 from dr_drill.aws.scratch_tables import assert_scratch_table
 from dr_drill.aws.server_side import claim_restored_table
 from dr_drill.aws.sources import SourceAdapter, adapter_class
@@ -21,12 +22,13 @@ from dr_drill.contracts import (
     ScratchTable,
     VerifiedBackup,
 )
+from dr_drill.core.items.canonical import TypedItem
 from dr_drill.core.items.digest import BucketedDigest, digesting
 from dr_drill.core.restore.parts import combine_restore_results, progress_line, restore_shares
 from dr_drill.errors import RestoreIncomplete
 from dr_drill.operators.base import DrillStepOperator, now
 from dr_drill.operators.scratch import SCRATCH_CLAIM_XCOM_KEY
-from dr_drill.operators.settings import ownership_key
+from dr_drill.operators.settings import READER_PROCESS, ownership_key, reader_process
 from dr_drill.triggers.server_side_restore import ServerSideRestoreTrigger
 from dr_drill.ui.links import ScratchTableLink
 
@@ -214,7 +216,7 @@ class RestoreBackupOperator(DrillStepOperator):
         stats = restore_items(
             ddb,
             scratch.name,
-            digesting(adapter.iter_items(located, verified, data_files=data_files), backup_digest),
+            self._items(adapter, located, verified, data_files, backup_digest),
             key_names=key_names,
             batch_size=spec.batch_size,
             workers=workers,
@@ -232,6 +234,25 @@ class RestoreBackupOperator(DrillStepOperator):
             backup_digest=backup_digest.to_dict(),
         )
         return _raise_if_incomplete(result)
+
+    def _items(
+        self,
+        adapter: SourceAdapter,
+        located: LocatedBackup,
+        verified: VerifiedBackup,
+        data_files: list[str] | None,
+        digest: BucketedDigest,
+    ) -> Iterator[TypedItem]:
+        """The backup's items, added to ``digest`` as they are read: in a reading process unless it is off."""
+
+        def items() -> Iterator[TypedItem]:
+            return adapter.iter_items(located, verified, data_files=data_files)
+
+        if not reader_process():
+            return digesting(items(), digest)
+        adapter.clients.s3()  # made here: the reading process must not ask Airflow for the connection
+        self.log.info("Reading the backup in a process of its own (%s=off reads it here)", READER_PROCESS)
+        return read_apart(items, digest, self.retry_budget().ledger)
 
 
 class PlanRestoreOperator(DrillStepOperator):
