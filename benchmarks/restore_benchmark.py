@@ -101,22 +101,24 @@ def run_original(endpoint: str, table: str, key: str, workers: int) -> int:
 
 
 def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
-    """This project's engine, exactly as the restore operator calls it: ``workers`` is only the cap."""
+    """This project's engine, exactly as the restore operator calls it: ``workers`` is only the cap.
+
+    The backup is read and digested in a process of its own (``read_apart``, the operator's
+    default), and the items written from this one.
+    """
     from dr_drill.aws.batch_writer import restore_items
+    from dr_drill.aws.read_apart import read_apart
+    from dr_drill.aws.retries import RetryLedger
     from dr_drill.aws.sources import Clients, adapter_for
     from dr_drill.contracts import BackupRef, VerifiedBackup
-    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.core.items.digest import BucketedDigest
 
     source = adapter_for("s3_json", Clients(s3=lambda: _client("s3", endpoint), dynamodb=lambda: None))
-    items = source.iter_items(BackupRef(location=key, bucket=BUCKET, key=key), VerifiedBackup())
-    # The operator also digests every item it reads, for the validate step's content proof.
+    source.clients.s3()  # made before the reading process forks, as the operator does
+    backup = BackupRef(location=key, bucket=BUCKET, key=key)
+    items = read_apart(lambda: source.iter_items(backup, VerifiedBackup()), BucketedDigest(("user_id",)), RetryLedger())
     stats = restore_items(
-        _writer_client(endpoint, workers),
-        table,
-        digesting(items, BucketedDigest(("user_id",))),
-        key_names=("user_id",),
-        batch_size=25,
-        workers=workers,
+        _writer_client(endpoint, workers), table, items, key_names=("user_id",), batch_size=25, workers=workers
     )
     if stats.items_failed:
         raise RuntimeError(f"{stats.items_failed} items failed")
