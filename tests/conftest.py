@@ -58,3 +58,14 @@ def airflow_db() -> Path:
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the deployment test first: it holds one worker for about six minutes.
+
+    With ``--dist worksteal`` (pyproject.toml) the other worker starts on the rest at once,
+    and whichever runs out first takes tests from the other's queue, so the suite ends when
+    the work does; dealt as collected, the deployment test came last on a worker and the
+    other stood idle for minutes.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("deployment") is None)  # stable: the rest keep their order
