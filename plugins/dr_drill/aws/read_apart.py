@@ -17,10 +17,13 @@ restore that stops reading kills it, and on Linux so does the task's process dyi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
+import os
 import pickle
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,21 +44,16 @@ def read_apart(
     ``digest`` is complete, and ``ledger`` holds the reading process's requests, once the
     items are exhausted. The reading process's error is raised here, with a note saying so.
     """
-    context = multiprocessing.get_context("fork")
-    received, sent = context.Pipe(duplex=False)
-    reader = context.Process(
-        target=_read, args=(items_of, digest, ledger, sent, received), name="dr-drill-backup-reader", daemon=True
-    )
-    reader.start()
+    received, sent = multiprocessing.Pipe(duplex=False)
+    reader = _fork(lambda: _read(items_of, digest, ledger, sent, received))
     sent.close()  # the reader holds the only writing end: its end is this end's EOF
     try:
         while True:
             try:
                 kind, *message = received.recv()
             except EOFError:
-                reader.join(timeout=5)
                 raise RestoreIncomplete(
-                    f"the process reading the backup ended before the backup did (exit code {reader.exitcode})"
+                    f"the process reading the backup ended before the backup did (exit code {reader.wait()})"
                 ) from None
             if kind == "items":
                 yield from message[0]
@@ -69,9 +67,50 @@ def read_apart(
             return
     finally:
         received.close()
-        if reader.is_alive():
-            reader.kill()  # the restore stopped reading: an error, or the task is going down
-        reader.join()
+        reader.end()
+
+
+class _Forked:
+    """A child made by ``os.fork``, not multiprocessing, which refuses to start one from a
+    daemonic process: a Celery worker's pool process, where the task runs, is one."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exit_code: int | None = None
+
+    def wait(self) -> int:
+        """Reap it once it has ended; return its exit code."""
+        if self.exit_code is None:
+            self._reaped(os.waitpid(self.pid, 0))
+        return self.exit_code  # type: ignore[return-value]
+
+    def end(self) -> None:
+        """Kill it unless it has ended (the restore stopped reading: an error, or the task going down); reap it."""
+        if self.exit_code is None and not self._reaped(os.waitpid(self.pid, os.WNOHANG)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.wait()
+
+    def _reaped(self, waited: tuple[int, int]) -> bool:
+        pid, status = waited
+        if pid:
+            self.exit_code = os.waitstatus_to_exitcode(status)
+        return bool(pid)
+
+
+def _fork(work: Callable[[], None]) -> _Forked:
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    code = 1
+    try:
+        work()
+        code = 0
+    finally:
+        os._exit(code)  # never back into the task's code, its atexit handlers or its finalizers
 
 
 def _read(

@@ -45,7 +45,7 @@ def test_the_items_and_digest_are_those_of_reading_in_the_task_and_were_read_in_
     list(digesting(items, here))
     assert apart == here and apart.total().count == COUNT
     assert ledger.answered_by("s3") == {"HeadObject": 1, "GetObject": 4}  # its requests are counted here
-    assert multiprocessing.active_children() == []
+    assert not _alive(int(items[0]["pid"]["N"]))  # ended and reaped
 
 
 def test_an_error_of_the_reading_process_is_raised_in_the_task_whole():
@@ -58,7 +58,6 @@ def test_an_error_of_the_reading_process_is_raised_in_the_task_whole():
         received.extend(read_apart(corrupt, BucketedDigest(KEY), RetryLedger()))
     assert (raised.value.reason, raised.value.details) == ("line 252 is not JSON", {"line": 252})
     assert "(raised in the process reading the backup)" in raised.value.__notes__
-    assert multiprocessing.active_children() == []
 
 
 def test_an_error_that_cannot_cross_the_pipe_is_named():
@@ -89,13 +88,34 @@ def test_a_restore_that_stops_reading_ends_the_reading_process():
         number = 0
         while True:
             number += 1
-            yield {"id": {"S": f"k{number}"}}
+            yield {"id": {"S": f"k{number}"}, "pid": {"N": str(os.getpid())}}
 
     items = read_apart(endless, BucketedDigest(KEY), RetryLedger())
-    assert [next(items)["id"]["S"] for _ in range(5)] == ["k1", "k2", "k3", "k4", "k5"]
-    assert len(multiprocessing.active_children()) == 1
+    first = [next(items) for _ in range(5)]
+    assert [item["id"]["S"] for item in first] == ["k1", "k2", "k3", "k4", "k5"]
+    reader = int(first[0]["pid"]["N"])
+    assert _alive(reader)
     items.close()
-    assert multiprocessing.active_children() == []
+    assert not _alive(reader)  # killed and reaped
+
+
+def test_a_task_in_a_daemonic_process_reads_apart_too():
+    # A Celery worker's pool process is daemonic, and multiprocessing refuses it children.
+    context = multiprocessing.get_context("fork")
+    told, tell = context.Pipe(duplex=False)
+    task = context.Process(target=_count_read_apart, args=(tell,), daemon=True)
+    task.start()
+    counted = told.recv()
+    task.join()
+    assert counted == (COUNT, True)
+
+
+def _count_read_apart(tell) -> None:
+    try:
+        items = list(read_apart(lambda: _reading(RetryLedger()), BucketedDigest(KEY), RetryLedger()))
+        tell.send((len(items), {item["pid"]["N"] for item in items} != {str(os.getpid())}))
+    except Exception as err:  # noqa: BLE001 - the test says what it was
+        tell.send(repr(err))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
