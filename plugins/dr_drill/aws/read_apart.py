@@ -102,11 +102,13 @@ def _fork(work: Callable[[], None]) -> _Forked:
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         with contextlib.suppress(Exception):
             stream.flush()
+    task = os.getpid()
     pid = os.fork()
     if pid:
         return _Forked(pid)
     code = 1
     try:
+        _die_with(task)
         work()
         code = 0
     finally:
@@ -118,7 +120,6 @@ def _read(
 ) -> None:
     """The reading process: read and digest, send the items in chunks, then the digest (or the error)."""
     task_end.close()  # the task's end alone: once the task is gone, a send breaks instead of waiting forever
-    _die_with_the_task()
     before = ledger.counts()
     try:
         chunk: list[TypedItem] = []
@@ -135,13 +136,15 @@ def _read(
         sink.send(("failed", _portable(err), ledger.counts_since(before)))
 
 
-def _die_with_the_task() -> None:
+def _die_with(task: int) -> None:
     """On Linux, be killed when the task's process dies (killed by its supervisor, say), not linger reading."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the reader ends at its next send, on a broken pipe
         return
+    if os.getppid() != task:  # it died before the signal was asked for
+        os._exit(1)
 
 
 def _portable(err: Exception) -> Exception:
