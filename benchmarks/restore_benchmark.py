@@ -100,23 +100,28 @@ def run_original(endpoint: str, table: str, key: str, workers: int) -> int:
     return restored
 
 
-def run_engine(endpoint: str, table: str, key: str, workers: int) -> int:
+def run_engine(endpoint: str, table: str, key: str, workers: int, *, apart: bool = True) -> int:
     """This project's engine, exactly as the restore operator calls it: ``workers`` is only the cap.
 
     The backup is read and digested in a process of its own (``read_apart``, the operator's
-    default), and the items written from this one.
+    default), and the items written from this one; with ``apart`` False, as
+    ``DR_DRILL_READER_PROCESS=off`` does, all in this process.
     """
     from dr_drill.aws.batch_writer import restore_items
     from dr_drill.aws.read_apart import read_apart
     from dr_drill.aws.retries import RetryLedger
     from dr_drill.aws.sources import Clients, adapter_for
     from dr_drill.contracts import BackupRef, VerifiedBackup
-    from dr_drill.core.items.digest import BucketedDigest
+    from dr_drill.core.items.digest import BucketedDigest, digesting
 
     source = adapter_for("s3_json", Clients(s3=lambda: _client("s3", endpoint), dynamodb=lambda: None))
     source.clients.s3()  # made before the reading process forks, as the operator does
     backup = BackupRef(location=key, bucket=BUCKET, key=key)
-    items = read_apart(lambda: source.iter_items(backup, VerifiedBackup()), BucketedDigest(("user_id",)), RetryLedger())
+    digest = BucketedDigest(("user_id",))
+    if apart:
+        items = read_apart(lambda: source.iter_items(backup, VerifiedBackup()), digest, RetryLedger())
+    else:
+        items = digesting(source.iter_items(backup, VerifiedBackup()), digest)
     stats = restore_items(
         _writer_client(endpoint, workers), table, items, key_names=("user_id",), batch_size=25, workers=workers
     )
@@ -166,8 +171,8 @@ def child(args: argparse.Namespace) -> None:
     cpu_started = time.process_time()
     if args.algorithm == "original":
         restored = run_original(args.endpoint, args.table, args.key, args.workers)
-    elif args.algorithm == "engine":
-        restored = run_engine(args.endpoint, args.table, args.key, args.workers)
+    elif args.algorithm in ("engine", "engine-one-process"):
+        restored = run_engine(args.endpoint, args.table, args.key, args.workers, apart=args.algorithm == "engine")
     else:
         restored = run_raw(args.endpoint, args.table, raw_input or [], args.workers)
     seconds = time.perf_counter() - started
@@ -254,6 +259,10 @@ def _throughput(
         runs.setdefault("engine", []).append(
             _measure("engine", emulator, endpoint, DEFAULT_RESTORE_WORKERS, args.items, label)
         )
+        if args.one_process:
+            runs.setdefault("engine-one-process", []).append(
+                _measure("engine-one-process", emulator, endpoint, DEFAULT_RESTORE_WORKERS, args.items, label)
+            )
         for threads in args.raw_threads:
             runs.setdefault(f"raw{threads}", []).append(
                 _measure("raw", emulator, endpoint, threads, args.items, f"{label}-{threads}t")
@@ -263,7 +272,7 @@ def _throughput(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=["original", "engine", "raw"], dest="algorithm")
+    parser.add_argument("--child", choices=["original", "engine", "engine-one-process", "raw"], dest="algorithm")
     parser.add_argument("--endpoint")
     parser.add_argument("--table")
     parser.add_argument("--key")
@@ -277,6 +286,9 @@ def main() -> int:
     )
     parser.add_argument("--rss-algorithms", nargs="+", default=["engine", "original"])
     parser.add_argument("--rounds", type=int, default=3, help="engine/raw repetitions per latency (median kept)")
+    parser.add_argument(
+        "--one-process", action="store_true", help="also the engine with its reading in its own process (reader off)"
+    )
     args = parser.parse_args()
     if args.algorithm:
         child(args)
@@ -315,6 +327,8 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         best_raw = max(rate for name, rate in rates.items() if name.startswith("raw"))
         line: dict[str, Any] = {"items_per_second": rates, "best_raw": best_raw}
         line["engine_vs_best_raw"] = round(rates["engine"] / best_raw, 2)
+        if "engine-one-process" in rates:
+            line["engine_one_process_vs_best_raw"] = round(rates["engine-one-process"] / best_raw, 2)
         if "original" in rates:
             line["engine_vs_original"] = round(rates["engine"] / rates["original"], 2)
         line["cpu_seconds"] = {name: round(run["cpu_seconds"], 2) for name, run in runs.items()}
