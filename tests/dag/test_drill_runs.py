@@ -175,13 +175,12 @@ def test_the_reader_process_setting_reads_apart_or_in_the_task_and_refuses_a_typ
 ):
     import dr_drill.operators.restore as restore
 
-    forked = []
+    forked, read_apart = [], restore.read_apart
 
     def counted(*args, **kwargs):
         forked.append(1)
-        return restore.read_apart.__wrapped__(*args, **kwargs)
+        return read_apart(*args, **kwargs)
 
-    counted.__wrapped__ = restore.read_apart
     monkeypatch.setattr(restore, "read_apart", counted)
     monkeypatch.setenv("DR_DRILL_READER_PROCESS", reader)
 
