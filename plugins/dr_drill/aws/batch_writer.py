@@ -182,7 +182,11 @@ class _InFlight:
 
     The submitting thread closes a measuring window once the writers have finished about two
     batches per slot (a few round trips, whatever the latency), and hands the controller the
-    window's rate and whether the endpoint pushed back in it.
+    window's rate and whether the endpoint pushed back in it. The first window's rate is not
+    handed over, only its pressure: it holds the wait for the backup's first items and a
+    first round trip in which nothing can finish, so its rate is the start's, not the
+    endpoint's, and the next window would have looked faster whatever the limit (a doubling
+    kept that only queued).
     """
 
     def __init__(
@@ -205,6 +209,7 @@ class _InFlight:
         self._finished = 0
         self._failures: list[BaseException] = []
         self._window = self._mark()
+        self._warming_up = True
 
     def submit(self, write: Callable[[list[TypedItem]], None], batch: list[TypedItem]) -> None:
         self._wait_until(lambda: self._running < self.controller.limit)
@@ -250,7 +255,10 @@ class _InFlight:
         elapsed = now[0] - started
         if elapsed <= 0:
             return
-        self.controller.observe((now[2] - restored) / elapsed, pressure=now[3] > pressure)
+        pushed_back = now[3] > pressure
+        if pushed_back or not self._warming_up:  # pressure counts from the first request on
+            self.controller.observe((now[2] - restored) / elapsed, pressure=pushed_back)
+        self._warming_up = False
         self._window = now
 
 

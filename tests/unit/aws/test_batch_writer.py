@@ -388,3 +388,21 @@ def test_the_limit_climbs_to_what_a_slow_endpoint_serves():
     # It started at 16; each doubling doubled the rate, up to the cap.
     assert ddb.most_in_flight > 32
     assert stats.peak_in_flight == ddb.most_in_flight
+
+
+def test_the_time_before_the_first_answer_is_not_taken_for_the_endpoints_rate():
+    # An endpoint that serves 16 at once and queues the rest, and a backup whose first item
+    # takes a while to arrive (the object's first byte, a reader starting): the first window
+    # holds that wait and a pipeline still filling. Judged as a rate, it made a doubling look
+    # like a gain, and the limit climbed to 64 requests that only queued.
+    ddb = _EndpointWithCapacity(capacity=16, seconds=0.02, throttle=False)
+
+    def slow_to_start():
+        time.sleep(0.3)
+        yield from _items(30_000)
+
+    backoff = UnprocessedBackoff(max_attempts=50, base_seconds=0.001, cap_seconds=0.01)
+    stats = restore_items(ddb, "t", slow_to_start(), key_names=("id",), batch_size=25, workers=64, backoff=backoff)
+    assert stats.items_restored == ddb.written == 30_000
+    # One doubling tried (32) and undone; never 64.
+    assert ddb.most_in_flight <= 32
