@@ -7,10 +7,11 @@ memory. Each stage adds one piece of the engine, so the differences say what eac
 
 - ``read``: ``iter_typed_items`` alone (ijson + conversion to typed items);
 - ``read+digest``: the same through ``digesting(..., BucketedDigest)``;
-- ``engine``: ``restore_items`` over ``read_apart(iter_typed_items(...))``, as the operator calls it:
-  the reading, conversion and digest in a forked process, whose CPU is given on its own line;
-- ``engine, one process``: the same with the reader off (``DR_DRILL_READER_PROCESS=off``),
-  ``restore_items`` over ``digesting(iter_typed_items(...))``;
+- ``engine``: ``restore_items`` over ``digested(iter_typed_items(...), apart=True)``, as the
+  operator calls it: the reading, conversion and digest in a forked process (``read_apart``),
+  whose CPU is given on its own line;
+- ``engine, one process``: the same with the reader off (``DR_DRILL_READER_PROCESS=off``,
+  ``apart=False``: ``digesting`` in this process);
 - ``raw``: typed requests of 25 built beforehand, sent from the same number of threads
   through the same client: what the restore benchmark calls the raw limit;
 - ``scan``: the validate step's side: ``summarise_table`` (one segment) over Scan pages of the
@@ -124,28 +125,26 @@ def stage_engine(data: bytes, ddb: Any, _: int) -> int:
     This process's CPU is what is measured; the reading process's is given apart
     (``READER_PROCESS_US``), from the children's resource usage once it has been waited for.
     """
-    from dr_drill.aws.batch_writer import restore_items
-    from dr_drill.aws.read_apart import read_apart
-    from dr_drill.aws.retries import RetryLedger
-    from dr_drill.core.items.digest import BucketedDigest
-    from dr_drill.core.sources.s3_json import iter_typed_items
-
     before = _children_cpu()
-    items = read_apart(lambda: iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES), RetryLedger())
-    stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25)
+    stats = _restore(data, ddb, apart=True)
     READER_PROCESS_US.append((_children_cpu() - before) / stats.items_read * 1e6)
     return stats.items_restored
 
 
 def stage_engine_one_process(data: bytes, ddb: Any, _: int) -> int:
     """The same with ``DR_DRILL_READER_PROCESS=off``: reading, conversion and digest in this process too."""
+    return _restore(data, ddb, apart=False).items_restored
+
+
+def _restore(data: bytes, ddb: Any, *, apart: bool) -> Any:
     from dr_drill.aws.batch_writer import restore_items
-    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.aws.read_apart import digested
+    from dr_drill.aws.retries import RetryLedger
+    from dr_drill.core.items.digest import BucketedDigest
     from dr_drill.core.sources.s3_json import iter_typed_items
 
-    items = digesting(iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES))
-    stats = restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25)
-    return stats.items_restored
+    items = digested(lambda: iter_typed_items(io.BytesIO(data)), BucketedDigest(KEY_NAMES), RetryLedger(), apart=apart)
+    return restore_items(ddb, TABLE, items, key_names=KEY_NAMES, batch_size=25)
 
 
 # The reading process's CPU per item in each run of ``engine``: it is not this process's.

@@ -108,20 +108,17 @@ def run_engine(endpoint: str, table: str, key: str, workers: int, *, apart: bool
     ``DR_DRILL_READER_PROCESS=off`` does, all in this process.
     """
     from dr_drill.aws.batch_writer import restore_items
-    from dr_drill.aws.read_apart import read_apart
+    from dr_drill.aws.read_apart import digested
     from dr_drill.aws.retries import RetryLedger
     from dr_drill.aws.sources import Clients, adapter_for
     from dr_drill.contracts import BackupRef, VerifiedBackup
-    from dr_drill.core.items.digest import BucketedDigest, digesting
+    from dr_drill.core.items.digest import BucketedDigest
 
     source = adapter_for("s3_json", Clients(s3=lambda: _client("s3", endpoint), dynamodb=lambda: None))
     source.clients.s3()  # made before the reading process forks, as the operator does
     backup = BackupRef(location=key, bucket=BUCKET, key=key)
     digest = BucketedDigest(("user_id",))
-    if apart:
-        items = read_apart(lambda: source.iter_items(backup, VerifiedBackup()), digest, RetryLedger())
-    else:
-        items = digesting(source.iter_items(backup, VerifiedBackup()), digest)
+    items = digested(lambda: source.iter_items(backup, VerifiedBackup()), digest, RetryLedger(), apart=apart)
     stats = restore_items(
         _writer_client(endpoint, workers), table, items, key_names=("user_id",), batch_size=25, workers=workers
     )

@@ -173,15 +173,15 @@ def test_an_s3_export_drill_passes_end_to_end(dag, aws, account):
 def test_the_reader_process_setting_reads_apart_or_in_the_task_and_refuses_a_typo(
     dag, aws, account, monkeypatch, reader
 ):
-    import dr_drill.operators.restore as restore
+    import dr_drill.aws.read_apart as reading
 
-    forked, read_apart = [], restore.read_apart
+    forked, read_apart = [], reading.read_apart
 
     def counted(*args, **kwargs):
         forked.append(1)
         return read_apart(*args, **kwargs)
 
-    monkeypatch.setattr(restore, "read_apart", counted)
+    monkeypatch.setattr(reading, "read_apart", counted)
     monkeypatch.setenv("DR_DRILL_READER_PROCESS", reader)
 
     run = dag.test(run_conf={"table_name": TABLE})

@@ -36,6 +36,17 @@ CHUNK_ITEMS = 250  # items per message: enough to make the pipe's cost per item 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
+def digested(
+    items_of: Callable[[], Iterator[TypedItem]], digest: BucketedDigest, ledger: RetryLedger, *, apart: bool
+) -> Iterator[TypedItem]:
+    """What a restore writes: ``items_of()``'s items, added to ``digest`` as they are read.
+
+    Read in a process of its own (``read_apart``) when ``apart``, else in this one; the
+    restore operator and the benchmarks choose through here, so they measure the same thing.
+    """
+    return read_apart(items_of, digest, ledger) if apart else digesting(items_of(), digest)
+
+
 def read_apart(
     items_of: Callable[[], Iterator[TypedItem]], digest: BucketedDigest, ledger: RetryLedger
 ) -> Iterator[TypedItem]:

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from airflow.sdk import Context
 
 from dr_drill.aws.batch_writer import RestoreStats, restore_items
-from dr_drill.aws.read_apart import read_apart
+from dr_drill.aws.read_apart import digested
 from dr_drill.aws.scratch_tables import assert_scratch_table
 from dr_drill.aws.server_side import claim_restored_table
 from dr_drill.aws.sources import SourceAdapter, adapter_class
@@ -23,7 +23,7 @@ from dr_drill.contracts import (
     VerifiedBackup,
 )
 from dr_drill.core.items.canonical import TypedItem
-from dr_drill.core.items.digest import BucketedDigest, digesting
+from dr_drill.core.items.digest import BucketedDigest
 from dr_drill.core.restore.parts import combine_restore_results, progress_line, restore_shares
 from dr_drill.errors import RestoreIncomplete
 from dr_drill.operators.base import DrillStepOperator, now
@@ -248,11 +248,11 @@ class RestoreBackupOperator(DrillStepOperator):
         def items() -> Iterator[TypedItem]:
             return adapter.iter_items(located, verified, data_files=data_files)
 
-        if not reader_process():
-            return digesting(items(), digest)
-        adapter.clients.s3()  # made here: the reading process must not ask Airflow for the connection
-        self.log.info("Reading the backup in a process of its own (%s=off reads it here)", READER_PROCESS)
-        return read_apart(items, digest, self.retry_budget().ledger)
+        apart = reader_process()
+        if apart:
+            adapter.clients.s3()  # made here: the reading process must not ask Airflow for the connection
+            self.log.info("Reading the backup in a process of its own (%s=off reads it here)", READER_PROCESS)
+        return digested(items, digest, self.retry_budget().ledger, apart=apart)
 
 
 class PlanRestoreOperator(DrillStepOperator):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dr_drill.aws.read_apart import CHUNK_ITEMS, read_apart
+from dr_drill.aws.read_apart import CHUNK_ITEMS, digested, read_apart
 from dr_drill.aws.retries import RetryLedger
 from dr_drill.core.items.digest import BucketedDigest, digesting
 from dr_drill.errors import BackupCorrupt, RestoreIncomplete
@@ -46,6 +46,20 @@ def test_the_items_and_digest_are_those_of_reading_in_the_task_and_were_read_in_
     assert apart == here and apart.total().count == COUNT
     assert ledger.answered_by("s3") == {"HeadObject": 1, "GetObject": 4}  # its requests are counted here
     assert not _alive(int(items[0]["pid"]["N"]))  # ended and reaped
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_what_the_restore_writes_is_read_apart_or_here_with_the_same_digest(apart):
+    ledger, digest = RetryLedger(), BucketedDigest(KEY)
+
+    items = list(digested(lambda: _reading(ledger), digest, ledger, apart=apart))
+
+    readers = {item["pid"]["N"] for item in items}
+    assert (readers != {str(os.getpid())}) is apart
+    here = BucketedDigest(KEY)
+    list(digesting(items, here))
+    assert digest == here and digest.total().count == COUNT
+    assert ledger.answered_by("s3") == {"GetObject": 4}
 
 
 def test_an_error_of_the_reading_process_is_raised_in_the_task_whole():
