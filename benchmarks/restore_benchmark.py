@@ -153,6 +153,11 @@ def run_raw(endpoint: str, table: str, batches: list[list[dict[str, Any]]], work
         return sum(pool.map(send, batches, chunksize=1))
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(args: argparse.Namespace) -> None:
     # Imported before the clock for every algorithm (raw used to get boto3 imported by its
     # preparation, the engine inside its timing); a worker has its modules loaded already.
@@ -166,6 +171,7 @@ def child(args: argparse.Namespace) -> None:
     raw_input = prepare_raw(args.endpoint, args.key) if args.algorithm == "raw" else None
     started = time.perf_counter()
     cpu_started = time.process_time()
+    children_started = _children_cpu()
     if args.algorithm == "original":
         restored = run_original(args.endpoint, args.table, args.key, args.workers)
     elif args.algorithm in ("engine", "engine-one-process"):
@@ -177,6 +183,7 @@ def child(args: argparse.Namespace) -> None:
         "items": restored,
         "seconds": seconds,
         "cpu_seconds": time.process_time() - cpu_started,
+        "reader_cpu_seconds": _children_cpu() - children_started,  # the reading process, once reaped
         "peak_rss_mb": _peak_rss_mb(),
         "baseline_rss_mb": baseline,
     }
@@ -231,7 +238,8 @@ def _measure(algorithm: str, emulator: Any, endpoint: str, workers: int, items: 
     result["items_per_second"] = items / result["seconds"]
     print(
         f"  {label:>8} {algorithm:>8} {items:>7} items  {result['items_per_second']:>8.0f} items/s"
-        f"  {result['seconds']:>7.1f} s  cpu {result.get('cpu_seconds', 0):>5.1f} s"
+        f"  {result['seconds']:>7.1f} s  cpu {result['cpu_seconds']:>5.1f} s"
+        f" + reader {result['reader_cpu_seconds']:.1f} s"
         f"  peak RSS {result['peak_rss_mb']:.0f} MB {' '.join(result['notes'])}",
         flush=True,
     )
@@ -329,6 +337,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         if "original" in rates:
             line["engine_vs_original"] = round(rates["engine"] / rates["original"], 2)
         line["cpu_seconds"] = {name: round(run["cpu_seconds"], 2) for name, run in runs.items()}
+        line["reader_cpu_seconds"] = {name: round(run["reader_cpu_seconds"], 2) for name, run in runs.items()}
         summary[label] = line
     if report["rss"]:
         small, large = sorted(report["rss"])
