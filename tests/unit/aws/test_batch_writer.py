@@ -10,6 +10,7 @@ import gc
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import botocore.session
@@ -19,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.hooks import HierarchicalEmitter
 
-from dr_drill.aws.batch_writer import BatchWriter, RestoreStats, batches, restore_items
+from dr_drill.aws.batch_writer import BatchWriter, RestoreStats, _InFlight, batches, restore_items
 from dr_drill.aws.retries import RetryBudget, UnprocessedBackoff, botocore_retries
 
 
@@ -390,19 +391,44 @@ def test_the_limit_climbs_to_what_a_slow_endpoint_serves():
     assert stats.peak_in_flight == ddb.most_in_flight
 
 
-def test_the_time_before_the_first_answer_is_not_taken_for_the_endpoints_rate():
-    # An endpoint that serves 16 at once and queues the rest, and a backup whose first item
-    # takes a while to arrive (the object's first byte, a reader starting): the first window
-    # holds that wait and a pipeline still filling. Judged as a rate, it made a doubling look
-    # like a gain, and the limit climbed to 64 requests that only queued.
-    ddb = _EndpointWithCapacity(capacity=16, seconds=0.02, throttle=False)
+class _RecordingController:
+    """Keeps its limit and records each window it is told of: (items per second, pushed back)."""
 
-    def slow_to_start():
-        time.sleep(0.3)
-        yield from _items(30_000)
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.windows: list[tuple[float, bool]] = []
 
-    backoff = UnprocessedBackoff(max_attempts=50, base_seconds=0.001, cap_seconds=0.01)
-    stats = restore_items(ddb, "t", slow_to_start(), key_names=("id",), batch_size=25, workers=64, backoff=backoff)
-    assert stats.items_restored == ddb.written == 30_000
-    # One doubling tried (32) and undone; never 64.
-    assert ddb.most_in_flight <= 32
+    def observe(self, items_per_second: float, pressure: bool) -> int:
+        self.windows.append((items_per_second, pressure))
+        return self.limit
+
+
+def _windows_seen(pushed_back_at_once: bool) -> list[tuple[float, bool]]:
+    """Seven batches of 25 written one at a time, a second each, after a minute's wait for the first item."""
+    now, pushed_back, stats = [0.0], [0], RestoreStats()
+    controller = _RecordingController(limit=1)
+
+    def write(batch):
+        now[0] += 1.0
+        stats.items_restored += len(batch)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        in_flight = _InFlight(pool, controller, stats, lambda: pushed_back[0], lambda: None, clock=lambda: now[0])
+        now[0] = 60.0  # the backup's first item arrives a minute after the restore began
+        pushed_back[0] = int(pushed_back_at_once)
+        for _ in range(7):
+            in_flight.submit(write, _items(25))
+        in_flight.drain()
+    return controller.windows
+
+
+def test_the_wait_for_the_first_items_is_not_taken_for_the_endpoints_rate():
+    # Windows close every two batches (two per slot). The first one holds the minute before
+    # the first item: judged as a rate (50 items in 62 s), it made the next window look like
+    # a gain whatever the limit, and a doubling that only queued was kept.
+    assert _windows_seen(pushed_back_at_once=False) == [(25.0, False), (25.0, False)]
+
+
+def test_a_push_back_in_the_first_window_still_cuts_the_limit():
+    [first, *rest] = _windows_seen(pushed_back_at_once=True)
+    assert first[1] is True and rest == [(25.0, False), (25.0, False)]
