@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from airflow.sdk import DagRunState
@@ -14,7 +17,7 @@ from dr_drill.core.evidence.notification import METRIC_NAMES
 from dr_drill.core.evidence.record import EVIDENCE_FOLDER, validate_evidence
 from dr_drill.evidence import main as evidence_cli
 from tests.dag.conftest import TABLE
-from tests.dag.observe import drill_succeeded
+from tests.dag.observe import drill_succeeded, evidence_records
 
 pytestmark = pytest.mark.slow
 LOCKED_BUCKET = "dr-drill-locked-evidence"
@@ -156,3 +159,28 @@ def test_evidence_that_cannot_be_stored_fails_the_drill_and_its_one_notification
     assert "Its evidence was NOT stored: " in body["summary"] and "NoSuchBucket" in body["evidence_not_stored_reason"]
     assert body["items_restored"] == 300
     assert drill_succeeded(aws, TABLE) == [(0.0, 1.0)]
+
+
+def test_a_backup_too_big_for_a_new_tables_rate_is_restored_into_a_warmed_table(dag, aws, account):
+    # 300 items of about 15 KB over a 1-second RTO (the restore's share: 1 s) need more write
+    # units a second than the 4,000 a new on-demand table serves at once. The plan makes the
+    # objectives advisory: no drill here restores and validates in 1 s.
+    plan = f"tables:\n  {TABLE}: {{rto_target_seconds: 1, objectives_advisory: true}}\n"
+    Path(os.environ["DRILL_PLAN_PATH"]).write_text(plan)
+    taken_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    items = [{**item, "padding": "p" * 15_000} for item in sample_items(TABLE, 300)]
+    put_json_backup(aws.client("s3"), BACKUP_BUCKET, json_backup_document(TABLE, items, taken_at), taken_at)
+
+    assert dag.test(run_conf={"table_name": TABLE}).state == DagRunState.SUCCESS
+
+    [record] = evidence_records(aws)
+    warm = record["scratch_table"]["warm_throughput"]
+    needed = math.ceil(record["backup"]["size_bytes"] / 1024)  # one unit per KB of the backup, at least
+    assert warm["write_units_needed"] == warm["write_units_per_second_needed"] == needed > 4_000
+    assert warm["requested"] == {"WriteUnitsPerSecond": needed}  # under the plan's cap, 40,000
+    assert warm["reported"]["WriteUnitsPerSecond"] == needed  # what DescribeTable said of the new table
+    assert record["restore"]["items_restored"] == 300 and record["validation"]["digest_match"] is True
+    objectives = record["objectives"]
+    assert objectives["rto_met"] is False and objectives["advisory"] is True
+    # moto answers ConsumedCapacity 1.0 per call, whatever the items' size: 12 batches of 25.
+    assert record["cost"]["write_units"] == 12.0 and record["cost"]["estimate"]["usd"] > 0
