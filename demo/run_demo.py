@@ -42,6 +42,14 @@ class DemoAccount:
     queue_url: str
 
 
+def nightly_backup_times(now: datetime, nights: int) -> list[datetime]:
+    """The last ``nights`` nightly backups' times (01:30 each night, none after ``now``), newest first."""
+    newest = now.replace(hour=1, minute=30, second=0, microsecond=0)
+    if newest > now:
+        newest -= timedelta(days=1)
+    return [newest - timedelta(days=night) for night in range(nights)]
+
+
 def seed_account(emulator: Emulator, tables: dict[str, int], now: datetime, nights: int = 3) -> DemoAccount:
     """Create the source tables, ``nights`` nightly backups of each, two topics with a queue, and the buckets."""
     s3 = emulator.client("s3")
@@ -51,11 +59,9 @@ def seed_account(emulator: Emulator, tables: dict[str, int], now: datetime, nigh
     for table_name, count in tables.items():
         items = sample_items(table_name, count)
         create_source_table(ddb, table_name, items)
-        for night in range(nights, 0, -1):
-            taken_at = (now - timedelta(days=night - 1)).replace(hour=1, minute=30, second=0, microsecond=0)
-            if taken_at > now:
-                taken_at -= timedelta(days=1)
-            nightly = items[: count - (night - 1) * 10]  # the table grew a little every night
+        # Oldest first, as the nights came; the table grew a little every night.
+        for nights_ago, taken_at in reversed(list(enumerate(nightly_backup_times(now, nights)))):
+            nightly = items[: count - nights_ago * 10]
             put_json_backup(s3, BACKUP_BUCKET, json_backup_document(table_name, nightly, taken_at), taken_at)
     (success, failure), queue_url = create_notification_queue(
         emulator.client("sns"),

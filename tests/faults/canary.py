@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from demo.run_demo import BACKUP_BUCKET, DemoAccount
+from demo.run_demo import BACKUP_BUCKET, DemoAccount, nightly_backup_times
 from demo.sample_data import (
     create_notification_queue,
     create_source_table,
@@ -78,10 +78,7 @@ def seed_canary_account(emulator: Any, count: int, *, now: datetime, nights: int
     items = canary_items(count)
     create_source_table(emulator.client("dynamodb"), TABLE, items)
     keys = []
-    for night in range(nights, 0, -1):
-        taken_at = (now - timedelta(days=night - 1)).replace(hour=1, minute=30, second=0, microsecond=0)
-        if taken_at > now:
-            taken_at -= timedelta(days=1)
+    for taken_at in reversed(nightly_backup_times(now, nights)):  # oldest first
         keys.append(put_json_backup(s3, BACKUP_BUCKET, json_backup_document(TABLE, items, taken_at), taken_at))
     (success, failure), queue_url = create_notification_queue(
         emulator.client("sns"), emulator.client("sqs"), ["dr-drill-success", "dr-drill-failure"], "dr-drill-faults"
