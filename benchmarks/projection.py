@@ -104,10 +104,10 @@ def main() -> None:
     # The drill's RTO runs from the scratch table's creation to the end of validation: the
     # restore has what the scan leaves of it.
     restore_deadline = args.rto_hours * HOUR - scan_seconds
+    per_task = task_items_per_second * units_per_item  # write units a second
     for name, start_wru in scenarios:
         endpoint = Endpoint(start_wru, args.doubling_minutes * 60, args.table_quota_wru)
-        restore = endpoint.seconds_to_write(write_units, args.tasks * task_items_per_second * units_per_item)
-        per_task = task_items_per_second * units_per_item
+        restore = endpoint.seconds_to_write(write_units, args.tasks * per_task)
         needed = restore_tasks_for(restore_deadline, write_units, endpoint, per_task) if restore_deadline > 0 else None
         alone = restore_tasks_for(args.rto_hours * HOUR, write_units, endpoint, per_task)
         print(f"  {name}: restore with {args.tasks} task(s) {restore / HOUR:.2f} h;", end=" ")
