@@ -93,6 +93,7 @@ def test_two_nightly_drills_leave_locked_chained_records_with_reports(dag, aws, 
     assert 0 < cost["scratch_table_hours"] < 1
     estimate = cost["estimate"]
     assert estimate["is_estimate"] is True and estimate["region"] == "us-east-1"
+    assert not any("warm throughput" in line for line in estimate["not_priced"])  # none was asked
     assert estimate["usd"] == pytest.approx((12 * 0.625 + 4 * 0.125) / 1e6 + 0.005 / 1e3 + 4 * 0.0004 / 1e3)
     report = stored[keys[1][:-5] + ".html"].decode()
     assert TABLE in report and second["evidence_sha256"] in report and "COMPLIANCE" in report
@@ -184,3 +185,5 @@ def test_a_backup_too_big_for_a_new_tables_rate_is_restored_into_a_warmed_table(
     assert objectives["rto_met"] is False and objectives["advisory"] is True
     # moto answers ConsumedCapacity 1.0 per call, whatever the items' size: 12 batches of 25.
     assert record["cost"]["write_units"] == 12.0 and record["cost"]["estimate"]["usd"] > 0
+    # Warm throughput is billed on its own, and the estimate says it left it out.
+    assert "warm throughput asked at creation: no list price in this table" in record["cost"]["estimate"]["not_priced"]

@@ -91,6 +91,7 @@ def drill_cost(
     hours: float | None,
     s3_requests: dict[str, Any] | None,
     server_side_restore: str | None,
+    warm_throughput_asked: bool,
     region: str | None,
     overrides: Mapping[str, float] | None,
 ) -> dict[str, Any]:
@@ -98,6 +99,8 @@ def drill_cost(
 
     :param server_side_restore: the method of a server-side restore (billed per GB restored or
         imported, which the drill does not price), or None for batch writes.
+    :param warm_throughput_asked: whether the scratch table was created with warm throughput
+        (billed on its own, which the drill does not price).
     """
     prices = prices_for(region, overrides)
     not_priced: list[str] = []
@@ -110,7 +113,8 @@ def drill_cost(
         not_priced.append(f"{server_side_restore}: billed per GB restored, not priced here")
     # Storage is billed per GB-month; DynamoDB's size of a new table is refreshed only every six hours.
     not_priced.append("scratch table storage: its size is not measured")
-    not_priced.append("warm throughput asked at creation: no list price in this table")
+    if warm_throughput_asked:
+        not_priced.append("warm throughput asked at creation: no list price in this table")
     return {
         "write_units": write_units,
         "read_units": read_units,

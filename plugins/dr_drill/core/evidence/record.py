@@ -520,6 +520,7 @@ def _cost_block(
         hours=table_hours(scratch["created_at"], scratch["deleted_at"] or record["generated_at"]),
         s3_requests=s3_request_counts(s3_requests),
         server_side_restore=method.value if method and method.server_side else None,
+        warm_throughput_asked=bool((scratch.get("warm_throughput") or {}).get("requested")),
         region=region,
         overrides=spec.prices,
     )

@@ -53,6 +53,7 @@ def _cost(**overrides):
         "hours": 0.5,
         "s3_requests": s3_request_counts({"ListObjectsV2": 1000, "GetObject": 10_000}),
         "server_side_restore": None,
+        "warm_throughput_asked": False,
         "region": "us-east-1",
         "overrides": None,
     }
@@ -97,3 +98,9 @@ def test_a_region_without_prices_and_no_plan_prices_gives_no_estimate():
 def test_a_server_side_restore_names_its_unpriced_restore():
     cost = _cost(write_units=None, server_side_restore="restore_from_backup")
     assert "restore_from_backup: billed per GB restored, not priced here" in cost["estimate"]["not_priced"]
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_warm_throughput_is_named_unpriced_only_when_it_was_asked(asked):
+    not_priced = _cost(warm_throughput_asked=asked)["estimate"]["not_priced"]
+    assert ("warm throughput asked at creation: no list price in this table" in not_priced) is asked
