@@ -125,9 +125,9 @@ def stage_engine(data: bytes, ddb: Any, _: int) -> int:
     This process's CPU is what is measured; the reading process's is given apart
     (``READER_PROCESS_US``), from the children's resource usage once it has been waited for.
     """
-    before = _children_cpu()
+    before = children_cpu_seconds()
     stats = _restore(data, ddb, apart=True)
-    READER_PROCESS_US.append((_children_cpu() - before) / stats.items_read * 1e6)
+    READER_PROCESS_US.append((children_cpu_seconds() - before) / stats.items_read * 1e6)
     return stats.items_restored
 
 
@@ -151,7 +151,8 @@ def _restore(data: bytes, ddb: Any, *, apart: bool) -> Any:
 READER_PROCESS_US: list[float] = []
 
 
-def _children_cpu() -> float:
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's children that have been waited for (a reading process, once reaped)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 

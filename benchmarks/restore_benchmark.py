@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from benchmarks.engine_cpu import children_cpu_seconds
 from dr_drill.constants import DEFAULT_RESTORE_WORKERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,11 +154,6 @@ def run_raw(endpoint: str, table: str, batches: list[list[dict[str, Any]]], work
         return sum(pool.map(send, batches, chunksize=1))
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def child(args: argparse.Namespace) -> None:
     # Imported before the clock for every algorithm (raw used to get boto3 imported by its
     # preparation, the engine inside its timing); a worker has its modules loaded already.
@@ -171,7 +167,7 @@ def child(args: argparse.Namespace) -> None:
     raw_input = prepare_raw(args.endpoint, args.key) if args.algorithm == "raw" else None
     started = time.perf_counter()
     cpu_started = time.process_time()
-    children_started = _children_cpu()
+    children_started = children_cpu_seconds()
     if args.algorithm == "original":
         restored = run_original(args.endpoint, args.table, args.key, args.workers)
     elif args.algorithm in ("engine", "engine-one-process"):
@@ -183,7 +179,7 @@ def child(args: argparse.Namespace) -> None:
         "items": restored,
         "seconds": seconds,
         "cpu_seconds": time.process_time() - cpu_started,
-        "reader_cpu_seconds": _children_cpu() - children_started,  # the reading process, once reaped
+        "reader_cpu_seconds": children_cpu_seconds() - children_started,  # the reading process, once reaped
         "peak_rss_mb": _peak_rss_mb(),
         "baseline_rss_mb": baseline,
     }
