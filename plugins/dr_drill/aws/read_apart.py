@@ -4,8 +4,9 @@ Reading a backup (ijson, the conversion to typed items, the content digest) cost
 CPU as sending the items (botocore's serialising and signing), and one Python process runs
 one of them at a time. ``read_apart`` forks a reading process that reads, converts and
 digests; the restore task receives the typed items in chunks over a pipe and only batches
-and sends them (``benchmarks/engine_cpu.py``: the restore's CPU per item goes from 1.65x to
-1.14x that of sending pre-built requests, with 110 us per item more on another core).
+and sends them (``benchmarks/engine_cpu.py``, figures in benchmarks/README.md: the sending
+process's CPU per item is 1.14-1.18x that of sending pre-built requests, against 1.64-1.71x
+in one process, with about 100 us per item more on another core).
 
 The reading process is forked, not spawned: it inherits the source adapter and its S3
 client, made beforehand by the task, so it never asks Airflow for a connection (the task's
